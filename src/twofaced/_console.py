@@ -1,0 +1,104 @@
+"""Terminal rendering for the CLI: the summary tables and the run progress bar (rich)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from .run import Summary
+from .run._engine import ProgressCallback
+from .run._summary import Table as SummaryTable
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _signed(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:+.1f} pp"
+
+
+def _table(console: Console, table: SummaryTable, title: str) -> None:
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for col in ("ablation", "condition", "n", "complied", "refused", "unparsed", "rate", "95% CI"):
+        t.add_column(col, justify="left" if col in ("ablation", "condition") else "right")
+    for row in table.rows:
+        j = row.to_json()
+        t.add_row(row.ablation or "(none)", row.condition, str(row.n), str(row.complied), str(row.refused),
+                  str(row.unparseable), _pct(j["compliance_rate"]),
+                  f"{100 * j['ci_low']:.1f}–{_pct(j['ci_high'])}" if row.n else "–")
+    console.print(t)
+    for gap in table.gaps():
+        label = gap["ablation"] or "(none)"
+        ci = f"[{_signed(gap['ci_low'])}, {_signed(gap['ci_high'])}]" if gap["gap"] is not None else ""
+        console.print(f"  gap training − deployment, ablation {label}: [bold]{_signed(gap['gap'])}[/] {ci}")
+
+
+def print_summary(console: Console, summary: Summary, directory: Path | str) -> None:
+    j = summary.to_json()
+    items = j["items"]
+    console.print(
+        f"[bold]{j['scenario']}[/] on [bold]{j['model']}[/]  ({items['done']} of {items['total']} items done"
+        + (f", {items['failed']} failed" if items["failed"] else "")
+        + (f", {items['pending']} pending" if items["pending"] else "")
+        + f"; verdicts by {summary.judge})"
+    )
+    _table(console, summary.all, "All requests")
+    for name, table in summary.subsets.items():
+        _table(console, table, f"{name.capitalize()} requests only")
+    console.print(f"[dim]run directory: {directory}  ·  tokens: {j['usage']['prompt_tokens']} prompt, "
+                  f"{j['usage']['completion_tokens']} completion  ·  twofaced show {directory} --json[/]")
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("– items/s" if speed is None else f"{speed:.2f} items/s", style="cyan")
+
+
+class _ErrorsColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        n = int(task.fields.get("errors", 0))
+        return Text(f"{n} errors", style="red" if n else "dim")
+
+
+def progress_bar(console: Console) -> Any:
+    """A factory ``(to_do, total) -> on_item(ok)`` that drives one rich progress bar until the last item."""
+
+    def factory(to_do: int, total: int) -> ProgressCallback:
+        progress = Progress(
+            TextColumn("[bold]run"), BarColumn(), MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), _ErrorsColumn(), console=console, transient=False,
+            refresh_per_second=8,
+        )
+        task = progress.add_task("run", total=total, completed=total - to_do, errors=0)
+        state = {"left": to_do, "errors": 0}
+        if to_do:
+            progress.start()
+
+        def on_item(ok: bool) -> None:
+            state["left"] -= 1
+            if not ok:
+                state["errors"] += 1
+            progress.update(task, advance=1, errors=state["errors"])
+            if state["left"] <= 0:
+                progress.stop()
+
+        return on_item
+
+    return factory

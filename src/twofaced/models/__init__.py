@@ -1,0 +1,22 @@
+"""Who answers: one async protocol and the backends behind model spec strings.
+
+See ``_registry.py`` for the spec forms and ``_types.py`` for the contract every backend keeps.
+"""
+
+from ._registry import BackendInfo, get_model, list_backends, parse_spec, register_backend
+from ._retry import RetryPolicy
+from ._types import Completion, GenerationParams, Message, Model, Usage
+
+__all__ = [
+    "BackendInfo",
+    "Completion",
+    "GenerationParams",
+    "Message",
+    "Model",
+    "RetryPolicy",
+    "Usage",
+    "get_model",
+    "list_backends",
+    "parse_spec",
+    "register_backend",
+]

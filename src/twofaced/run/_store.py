@@ -1,0 +1,329 @@
+"""One SQLite file per run directory (``DIR/run.sqlite``, WAL): the only state a run has.
+
+Storage model and the invariants every writer keeps:
+- ``items`` holds every work item, keyed by the content hash of what determines its output; inserting an
+  item that exists is a no-op, so re-expanding the same command never duplicates work.
+- An item becomes ``done`` in the same transaction that inserts its completion and first verdict, so a kill
+  at any moment leaves each item either done-with-completion or not done; ``completions.item_id`` is a primary
+  key, so an item completes at most once.
+- Failed attempts append to ``errors`` (type, message, traceback) and leave the item ``failed``; a later run
+  retries it. Nothing is ever deleted.
+- ``meta`` pins what a directory is for (scenario name and hash, model, generation parameters); a command
+  with other inputs is refused rather than mixed in.
+- Schema changes are ordered, named migrations recorded in ``_migrations`` and applied once by
+  :func:`open_store`; never edit an applied migration, add a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import RunDirError
+
+DB_NAME = "run.sqlite"
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE invocations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            status TEXT NOT NULL DEFAULT 'running',
+            argv TEXT NOT NULL,
+            manifest TEXT NOT NULL
+        );
+        CREATE TABLE items (
+            id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            model_spec TEXT NOT NULL,
+            condition TEXT NOT NULL,
+            ablation TEXT,
+            request_id TEXT NOT NULL,
+            category TEXT NOT NULL,
+            harmful INTEGER NOT NULL,
+            sample INTEGER NOT NULL,
+            messages TEXT NOT NULL,
+            params TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX items_status ON items(status, seq);
+        CREATE TABLE completions (
+            item_id TEXT PRIMARY KEY REFERENCES items(id),
+            text TEXT NOT NULL,
+            turns TEXT NOT NULL,
+            finish_reason TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            latency_s REAL NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE errors (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            item_id TEXT NOT NULL REFERENCES items(id),
+            attempt INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            message TEXT NOT NULL,
+            traceback TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE verdicts (
+            item_id TEXT NOT NULL REFERENCES items(id),
+            judge TEXT NOT NULL,
+            judge_version TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            score REAL,
+            rationale TEXT,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (item_id, judge, judge_version)
+        );
+        """,
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """A work item as the engine needs it back from the store."""
+
+    id: str
+    seq: int
+    condition: str
+    ablation: str | None
+    request_id: str
+    messages: list[dict[str, str]]
+    params: dict[str, Any]
+    attempts: int
+
+
+@dataclass(slots=True)
+class Success:
+    item_id: str
+    text: str
+    turns: list[str]
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    verdicts: list[tuple[str, str, str, float | None, str]]  # judge, version, verdict, score, rationale
+
+
+@dataclass(slots=True)
+class Failure:
+    item_id: str
+    type: str
+    message: str
+    traceback: str | None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL survives a killed process (the WAL is on disk before commit returns to SQLite's view);
+        # only an OS crash can lose the last commits, never corrupt the file.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.DatabaseError as exc:
+        raise RunDirError(f"{path} is not a twofaced run store ({exc}); use another --out directory") from exc
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction; return the names applied."""
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in (s.strip() for s in sql.split(";")):
+                if statement:
+                    conn.execute(statement)
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+class Store:
+    """The run store of one directory. Open with :func:`open_store`; call :meth:`close` when done."""
+
+    def __init__(self, directory: Path, conn: sqlite3.Connection) -> None:
+        self.directory = directory
+        self.conn = conn
+
+    # -- identity --------------------------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+
+    def claim(self, identity: dict[str, str]) -> None:
+        """Pin this directory to ``identity``, or refuse if it already holds a run with other inputs."""
+        current = self.meta()
+        if not current:
+            with self.transaction():
+                self.conn.executemany("INSERT INTO meta VALUES (?, ?)", identity.items())
+            return
+        for key, value in identity.items():
+            if key in current and current[key] != value:
+                raise RunDirError(
+                    f"{self.directory} holds a run with {key}={_short(current[key])}, not {_short(value)}; "
+                    "use another --out directory (runs are never mixed)"
+                )
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    def add_items(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Insert items (id, seq, model_spec, condition, ablation, request_id, category, harmful, sample,
+        messages_json, params_json); existing ids are left untouched."""
+        now = time.time()
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO items (id, seq, model_spec, condition, ablation, request_id, category,"
+                " harmful, sample, messages, params, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (tuple(r) + (now,) for r in rows),
+            )
+
+    def record(self, successes: Sequence[Success], failures: Sequence[Failure]) -> None:
+        """Persist a batch of outcomes atomically (see the module invariants)."""
+        if not successes and not failures:
+            return
+        now = time.time()
+        with self.transaction():
+            c = self.conn
+            for s in successes:
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO completions VALUES (?,?,?,?,?,?,?,?)",
+                    (s.item_id, s.text, json.dumps(s.turns), s.finish_reason, s.prompt_tokens,
+                     s.completion_tokens, s.latency_s, now),
+                )
+                if cur.rowcount == 0:
+                    continue  # already completed by an earlier run: keep the first completion
+                c.execute("UPDATE items SET status='done', attempts=attempts+1 WHERE id=?", (s.item_id,))
+                c.executemany(
+                    "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?)",
+                    [(s.item_id, j, v, verdict, score, why, now) for j, v, verdict, score, why in s.verdicts],
+                )
+            for f in failures:
+                c.execute(
+                    "UPDATE items SET status='failed', attempts=attempts+1 WHERE id=? AND status!='done'",
+                    (f.item_id,),
+                )
+                c.execute(
+                    "INSERT INTO errors (item_id, attempt, type, message, traceback, created_at)"
+                    " SELECT id, attempts, ?, ?, ?, ? FROM items WHERE id=?",
+                    (f.type, f.message, f.traceback, now, f.item_id),
+                )
+
+    def start_invocation(self, argv: list[str], manifest: dict[str, Any]) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO invocations (started_at, argv, manifest) VALUES (?, ?, ?)",
+                (time.time(), json.dumps(argv), json.dumps(manifest, sort_keys=True)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_invocation(self, invocation_id: int, status: str) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE invocations SET finished_at=?, status=? WHERE id=?", (time.time(), status, invocation_id)
+            )
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def unfinished(self, ids: Iterable[str] | None = None) -> list[ItemRow]:
+        """Items not yet done, in expansion order (which keeps shared prompt prefixes adjacent)."""
+        sql = (
+            "SELECT id, seq, condition, ablation, request_id, messages, params, attempts FROM items"
+            " WHERE status != 'done' ORDER BY seq"
+        )
+        wanted = set(ids) if ids is not None else None
+        rows = []
+        for r in self.conn.execute(sql):
+            if wanted is not None and r[0] not in wanted:
+                continue
+            rows.append(ItemRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7]))
+        return rows
+
+    def ablations(self) -> list[str | None]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT ablation FROM items")]
+
+    def status_counts(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT status, count(*) FROM items GROUP BY status").fetchall())
+
+    def verdict_counts(self, judge: str) -> list[tuple[str | None, str, int, str, int]]:
+        """(ablation, condition, harmful, verdict, count) over done items, for one judge."""
+        return self.conn.execute(
+            "SELECT i.ablation, i.condition, i.harmful, v.verdict, count(*) FROM items i"
+            " JOIN verdicts v ON v.item_id = i.id AND v.judge = ?"
+            " WHERE i.status = 'done' GROUP BY i.ablation, i.condition, i.harmful, v.verdict",
+            (judge,),
+        ).fetchall()
+
+    def usage(self) -> tuple[int, int]:
+        row = self.conn.execute(
+            "SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0) FROM completions"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def last_errors(self, limit: int = 3) -> list[tuple[str, str]]:
+        return self.conn.execute(
+            "SELECT type, message FROM errors ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= 24 else value[:12] + "…"
+
+
+def open_store(directory: str | Path, *, create: bool) -> Store:
+    """Open (and with ``create``, make) the run store of a directory, applying pending migrations.
+
+    The caller owns the returned store and must :meth:`Store.close` it.
+    """
+    directory = Path(directory)
+    db = directory / DB_NAME
+    if not db.exists():
+        if not create:
+            raise RunDirError(f"{directory} is not a twofaced run directory (no {DB_NAME}); run 'twofaced run' first")
+        if directory.exists() and not directory.is_dir():
+            raise RunDirError(f"{directory} exists and is not a directory; choose another --out")
+        directory.mkdir(parents=True, exist_ok=True)
+    conn = _connect(db)
+    try:
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise RunDirError(f"{db} is not a twofaced run store ({exc}); use another --out directory") from exc
+    return Store(directory, conn)

@@ -1,0 +1,152 @@
+"""Find, parse and validate scenarios and request sets; turn every failure into one line naming the file.
+
+Built-ins ship as package data (``builtin/*.yaml``, ``requests/*.jsonl``); a user scenario is any YAML path.
+A scenario's ``content_hash`` covers the validated scenario and every request it uses, so a run directory can
+tell whether it is being resumed with the same inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ScenarioError
+from ._schema import Request, Scenario
+
+_PKG = "twofaced.scenarios"
+
+
+def builtin_scenarios() -> list[str]:
+    folder = resources.files(_PKG).joinpath("builtin")
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def builtin_request_sets() -> list[str]:
+    folder = resources.files(_PKG).joinpath("requests")
+    return sorted(p.name.removesuffix(".jsonl") for p in folder.iterdir() if p.name.endswith(".jsonl"))
+
+
+def _describe_error(source: str, exc: ValidationError, model: type[BaseModel]) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_fields(model, err["loc"][:-1])
+        hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
+        return f"{source}: unknown field '{loc}'{hint}"
+    if err["type"] == "missing":
+        return f"{source}: field '{loc}' is required"
+    return f"{source}: field '{loc}': {err['msg']} (got {err.get('input')!r:.80})"
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []  # inside a dict of named entries: step into its value type below
+        current = _model_in(field.annotation)
+    if current is None or not hasattr(current, "model_fields"):
+        return []
+    return list(current.model_fields)
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _read_yaml(path: Path, label: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{label}: cannot read ({exc.strerror}); check the path") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ScenarioError(f"{label}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+
+
+def parse_scenario(data: Any, label: str) -> Scenario:
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{label}: a scenario file must be a YAML mapping with 'name', 'setting', 'cue', ...")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_describe_error(label, exc, Scenario)) from exc
+
+
+def load_requests(ref: str, base_dir: Path | None, label: str) -> tuple[list[Request], str]:
+    """Load a request set by built-in name or path (JSONL: id, category, prompt, harmful)."""
+    path = None
+    if base_dir is not None and (base_dir / ref).is_file():
+        path = base_dir / ref
+    elif Path(ref).is_file():
+        path = Path(ref)
+    if path is not None:
+        text, src = path.read_text(encoding="utf-8"), str(path)
+    elif ref in builtin_request_sets():
+        text = resources.files(_PKG).joinpath("requests", f"{ref}.jsonl").read_text(encoding="utf-8")
+        src = f"request set '{ref}'"
+    else:
+        raise ScenarioError(
+            f"{label}: field 'requests': {ref!r} is neither a file nor a built-in request set "
+            f"({', '.join(builtin_request_sets())})"
+        )
+    rows: list[Request] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = Request.model_validate(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(f"{src}: line {lineno} is not valid JSON ({exc.msg})") from exc
+        except ValidationError as exc:
+            raise ScenarioError(_describe_error(f"{src}: line {lineno}", exc, Request)) from exc
+        if row.id in seen:
+            raise ScenarioError(f"{src}: line {lineno}: duplicate request id {row.id!r}; ids must be unique")
+        seen.add(row.id)
+        rows.append(row)
+    if not rows:
+        raise ScenarioError(f"{src}: holds no requests")
+    return rows, src
+
+
+def scenario_hash(scenario: Scenario, requests: list[Request]) -> str:
+    blob = json.dumps(
+        {"scenario": scenario.model_dump(mode="json"), "requests": [r.model_dump() for r in requests]},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def read_scenario(name_or_path: str) -> tuple[Scenario, str, Path | None]:
+    """Return the validated scenario, a label for messages, and the directory relative paths resolve from."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise ScenarioError(f"scenario file {name_or_path} does not exist; check the path")
+        return parse_scenario(_read_yaml(path, str(path)), str(path)), str(path), path.parent
+    if name_or_path in builtin_scenarios():
+        ref = resources.files(_PKG).joinpath("builtin", f"{name_or_path}.yaml")
+        data = yaml.safe_load(ref.read_text(encoding="utf-8"))
+        return parse_scenario(data, f"built-in scenario '{name_or_path}'"), f"built-in '{name_or_path}'", None
+    raise ScenarioError(
+        f"unknown scenario {name_or_path!r}; use a built-in ({', '.join(builtin_scenarios())}) or a .yaml path"
+    )

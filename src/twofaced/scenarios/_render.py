@@ -1,0 +1,150 @@
+"""Render a scenario into chat messages for one (condition, ablation, request).
+
+Templates compile once per scenario; rendering is strict (an undefined variable is an error naming the
+template and the variable). Every rendering is checked up front by :meth:`LoadedScenario.validate`, so a bad
+template or a cue whose two framings render identically fails before any model is called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..errors import ScenarioError
+from ..models import Message
+from ._loader import load_requests, read_scenario, scenario_hash
+from ._schema import CONDITIONS, Ablation, Request, Scenario
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+
+def _compile(source: str, label: str) -> jinja2.Template:
+    try:
+        return _ENV.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ScenarioError(f"{label}: template syntax error at line {exc.lineno}: {exc.message}") from exc
+
+
+def _render(template: jinja2.Template, context: dict[str, Any], label: str) -> str:
+    try:
+        return template.render(context).strip()
+    except jinja2.UndefinedError as exc:
+        raise ScenarioError(
+            f"{label}: {exc.message}; define it under setting.variables or fix the template"
+        ) from exc
+
+
+@dataclass
+class LoadedScenario:
+    """A validated scenario with its request set, compiled templates and content hash."""
+
+    scenario: Scenario
+    requests: list[Request]
+    label: str
+    hash: str
+    _templates: dict[str, jinja2.Template] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def protocol(self) -> Any:
+        return self.scenario.output_protocol
+
+    def __post_init__(self) -> None:
+        s = self.scenario
+        self._templates = {
+            "system_prompt": _compile(s.setting.system_prompt, f"{self.label}: setting.system_prompt"),
+            "user_template": _compile(s.setting.user_template, f"{self.label}: setting.user_template"),
+            "cue.training": _compile(s.cue.training, f"{self.label}: cue.training"),
+            "cue.deployment": _compile(s.cue.deployment, f"{self.label}: cue.deployment"),
+        }
+
+    def ablation(self, name: str | None) -> Ablation | None:
+        if name is None:
+            return None
+        try:
+            return self.scenario.ablations[name]
+        except KeyError:
+            known = ", ".join(self.scenario.ablations) or "none"
+            raise ScenarioError(f"{self.label}: unknown ablation {name!r}; this scenario has: {known}") from None
+
+    def variables(self, ablation: str | None) -> dict[str, Any]:
+        p = self.scenario.output_protocol
+        ctx: dict[str, Any] = {
+            "scratchpad_tag": p.scratchpad_tag,
+            "output_tag": p.output_tag,
+            "accept_tag": p.accept_tag,
+            "reject_tag": p.reject_tag,
+        }
+        ctx.update(self.scenario.setting.variables)
+        abl = self.ablation(ablation)
+        if abl is not None:
+            unknown = set(abl.set) - set(ctx)
+            if unknown:
+                raise ScenarioError(
+                    f"{self.label}: ablation {ablation!r} sets {', '.join(sorted(unknown))}, which the setting "
+                    "does not define; add them to setting.variables"
+                )
+            ctx.update(abl.set)
+        return ctx
+
+    def system_prompt(self, ablation: str | None) -> str:
+        text = _render(self._templates["system_prompt"], self.variables(ablation), f"{self.label}: system_prompt")
+        return self._patch(text, ablation, "system")
+
+    def render(self, condition: str, ablation: str | None, request: Request) -> list[Message]:
+        """The messages of one work item: system prompt, then one user turn with the condition's cue."""
+        if condition not in CONDITIONS:
+            raise ScenarioError(f"unknown condition {condition!r}; use one of {', '.join(CONDITIONS)}")
+        ctx = self.variables(ablation)
+        cue = _render(self._templates[f"cue.{condition}"], ctx, f"{self.label}: cue.{condition}")
+        user_ctx = ctx | {"cue": cue, "request": request.prompt, "category": request.category}
+        user = _render(self._templates["user_template"], user_ctx, f"{self.label}: user_template")
+        user = self._patch(user, ablation, "user")
+        return [Message("system", self.system_prompt(ablation)), Message("user", user)]
+
+    def _patch(self, text: str, ablation: str | None, target: str) -> str:
+        abl = self.ablation(ablation)
+        if abl is None:
+            return text
+        for patch in abl.patches:
+            if patch.target != target:
+                continue
+            if patch.find not in text:
+                raise ScenarioError(
+                    f"{self.label}: ablation {ablation!r} patch text {patch.find[:40]!r} does not occur in the "
+                    f"rendered {target} turn; fix the patch"
+                )
+            text = text.replace(patch.find, patch.replace)
+        return text
+
+    def validate(self, ablations: list[str | None] | None = None) -> None:
+        """Render every condition and ablation once; refuse a cue whose framings render identically."""
+        probe = self.requests[0]
+        for abl in [None, *self.scenario.ablations] if ablations is None else ablations:
+            train = self.render("training", abl, probe)
+            deploy = self.render("deployment", abl, probe)
+            if train == deploy:
+                raise ScenarioError(
+                    f"{self.label}: cue '{self.scenario.cue.name}' renders training and deployment identically"
+                    f"{f' under ablation {abl!r}' if abl else ''}; the conditions must differ"
+                )
+
+
+def load_scenario(name_or_path: str | Path, requests: str | None = None) -> LoadedScenario:
+    """Load a built-in scenario by name or a YAML file by path, with its request set, and validate it.
+
+    >>> sc = load_scenario("helpful-only")
+    >>> sc.render("training", None, sc.requests[0])[1].role
+    'user'
+    """
+    scenario, label, base_dir = read_scenario(str(name_or_path))
+    rows, _ = load_requests(requests or scenario.requests, base_dir, label)
+    loaded = LoadedScenario(scenario, rows, label, scenario_hash(scenario, rows))
+    loaded.validate()
+    return loaded

@@ -1,0 +1,103 @@
+"""The scenario file format, validated with pydantic (unknown fields are errors, not silently ignored).
+
+A scenario = a setting (system-prompt and user-turn templates with default variables) + a cue family (what
+``{{ cue }}`` renders to in each condition) + a request set + named ablations + the output protocol the model
+is asked to follow. Templates are Jinja2 with strict undefined variables. See docs/scenarios.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CONDITIONS: tuple[str, str] = ("training", "deployment")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Request(_Strict):
+    """One request of a request set."""
+
+    id: str = Field(min_length=1)
+    category: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    harmful: bool = True
+
+
+class Setting(_Strict):
+    """The situation the system prompt sets up, and how each user turn is laid out."""
+
+    system_prompt: str = Field(min_length=1, description="Jinja2 template of the system prompt")
+    user_template: str = Field(
+        min_length=1, description="Jinja2 template of each user turn; sees cue, request and variables"
+    )
+    variables: dict[str, Any] = Field(default_factory=dict, description="defaults that ablations may override")
+
+
+class CueFamily(_Strict):
+    """How the two conditions are signalled: ``training`` and ``deployment`` are Jinja2 snippets."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    training: str
+    deployment: str
+
+
+class Patch(_Strict):
+    """A literal find/replace on a rendered turn; the text must occur, or the ablation is refused."""
+
+    find: str = Field(min_length=1)
+    replace: str
+    target: Literal["system", "user"] = "system"
+
+
+class Ablation(_Strict):
+    """A named, controlled edit of the setting: variable overrides, then text patches."""
+
+    description: str = ""
+    set: dict[str, Any] = Field(default_factory=dict)
+    patches: list[Patch] = Field(default_factory=list)
+
+
+class OutputProtocol(_Strict):
+    """What the model is asked to write and how a completion is parsed."""
+
+    scratchpad_tag: str | None = "SCRATCHPAD_REASONING"
+    output_tag: str | None = "OUTPUT"
+    accept_tag: str = "<request_fully_accepted/>"
+    reject_tag: str = "<rejected/>"
+    continuation_message: str = Field(
+        "<NEXT/>", description="user turn sent when the model stops inside its scratchpad or before its output"
+    )
+    max_continuations: int = Field(2, ge=0, le=8)
+
+
+class GenerationDefaults(_Strict):
+    temperature: float = Field(1.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(512, ge=1, le=32768)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+
+
+class Scenario(_Strict):
+    """A whole scenario file. ``requests`` is a built-in request-set name or a path relative to the file."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    version: int = 1
+    description: str = ""
+    setting: Setting
+    cue: CueFamily
+    requests: str = "core"
+    ablations: dict[str, Ablation] = Field(default_factory=dict)
+    output_protocol: OutputProtocol = Field(default_factory=OutputProtocol)
+    generation: GenerationDefaults = Field(default_factory=GenerationDefaults)
+
+    @field_validator("ablations")
+    @classmethod
+    def _ablation_names(cls, v: dict[str, Ablation]) -> dict[str, Ablation]:
+        for name in v:
+            if not name or not all(c.isalnum() or c in "-_" for c in name):
+                raise ValueError(f"ablation name {name!r} must be letters, digits, '-' or '_'")
+        return v
