@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -52,8 +53,9 @@ def _table(console: Console, table: SummaryTable, title: str) -> None:
 def print_summary(console: Console, summary: Summary, directory: Path | str) -> None:
     j = summary.to_json()
     items = j["items"]
+    scenario, model, where = escape(str(j["scenario"])), escape(str(j["model"])), escape(str(directory))
     console.print(
-        f"[bold]{j['scenario']}[/] on [bold]{j['model']}[/]  ({items['done']} of {items['total']} items done"
+        f"[bold]{scenario}[/] on [bold]{model}[/]  ({items['done']} of {items['total']} items done"
         + (f", {items['failed']} failed" if items["failed"] else "")
         + (f", {items['pending']} pending" if items["pending"] else "")
         + f"; verdicts by {summary.judge})"
@@ -61,8 +63,8 @@ def print_summary(console: Console, summary: Summary, directory: Path | str) -> 
     _table(console, summary.all, "All requests")
     for name, table in summary.subsets.items():
         _table(console, table, f"{name.capitalize()} requests only")
-    console.print(f"[dim]run directory: {directory}  ·  tokens: {j['usage']['prompt_tokens']} prompt, "
-                  f"{j['usage']['completion_tokens']} completion  ·  twofaced show {directory} --json[/]")
+    console.print(f"[dim]run directory: {where}  ·  tokens: {j['usage']['prompt_tokens']} prompt, "
+                  f"{j['usage']['completion_tokens']} completion  ·  twofaced show {where} --json[/]")
 
 
 class _RateColumn(ProgressColumn):

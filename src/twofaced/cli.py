@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from ._console import print_summary, progress_bar
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> Any:
     except TwofacedError as exc:
         if os.environ.get("TWOFACED_DEBUG"):
             raise
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2 if isinstance(exc, ConfigError) else 1)
     except KeyboardInterrupt:
         err.print("interrupted: finished items are stored; rerun the same command to resume")

@@ -1,8 +1,8 @@
 """Verdicts on completions. Each verdict records the judge's name and version that made it."""
 
-from ._compliance_rules import ComplianceVerdict, classify, judge_text
 from ._compliance_rules import NAME as COMPLIANCE_RULES
 from ._compliance_rules import VERSION as COMPLIANCE_RULES_VERSION
+from ._compliance_rules import ComplianceVerdict, classify, judge_text
 from ._parse import ParsedCompletion, needs_continuation, parse_completion
 
 __all__ = [

@@ -14,6 +14,8 @@ from ..errors import AuthError, BadResponseError, ConnectError, ModelSpecError, 
 from ._retry import RetryPolicy, with_retries
 from ._types import Completion, GenerationParams, Message, Usage
 
+_FINISH = {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop"}
+
 
 class AnthropicModel:
     def __init__(
@@ -72,23 +74,26 @@ class AnthropicModel:
         text = "".join(getattr(block, "text", "") for block in msg.content)
         return Completion(
             text=text,
-            finish_reason={"end_turn": "stop", "max_tokens": "length"}.get(msg.stop_reason or "", msg.stop_reason or "stop"),
+            finish_reason=_FINISH.get(msg.stop_reason or "", msg.stop_reason or "stop"),
             usage=Usage(msg.usage.input_tokens, msg.usage.output_tokens),
         )
 
     async def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         system = "\n\n".join(m.content for m in messages if m.role == "system")
         turns = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
+        # Sampling parameters travel in extra_body: newer SDKs (2.x) dropped them from the typed signature
+        # of messages.create and raise TypeError on them, while every SDK forwards extra_body as is.
+        sampling: dict[str, Any] = {"temperature": min(params.temperature, 1.0)}
+        if params.top_p < 1.0:
+            sampling["top_p"] = params.top_p
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": turns,
             "max_tokens": params.max_tokens,
-            "temperature": min(params.temperature, 1.0),
+            "extra_body": sampling,
         }
         if system:
             kwargs["system"] = system
-        if params.top_p < 1.0:
-            kwargs["top_p"] = params.top_p
         if params.stop:
             kwargs["stop_sequences"] = list(params.stop)
         return await with_retries(lambda: self._once(kwargs), self._retry)

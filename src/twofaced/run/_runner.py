@@ -57,7 +57,9 @@ def identity(scenario: LoadedScenario, config: RunConfig) -> dict[str, str]:
     }
 
 
-def prepare(scenario: LoadedScenario, config: RunConfig, out: str | Path, argv: list[str]) -> tuple[Store, list[str], int]:
+def prepare(
+    scenario: LoadedScenario, config: RunConfig, out: str | Path, argv: list[str]
+) -> tuple[Store, list[str], int]:
     """Validate, open and claim the directory, add the items; return the store, item ids and invocation id."""
     for name in config.ablations:
         scenario.ablation(name)  # raises with the list of known ablations

@@ -198,7 +198,7 @@ class Store:
             self.conn.executemany(
                 "INSERT OR IGNORE INTO items (id, seq, model_spec, condition, ablation, request_id, category,"
                 " harmful, sample, messages, params, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (tuple(r) + (now,) for r in rows),
+                ((*r, now) for r in rows),
             )
 
     def record(self, successes: Sequence[Success], failures: Sequence[Failure]) -> None:

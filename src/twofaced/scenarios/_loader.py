@@ -51,7 +51,7 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
             continue
         field = getattr(current, "model_fields", {}).get(part)
         if field is None:
-            return []  # inside a dict of named entries: step into its value type below
+            continue  # a key of a dict of named entries (an ablation name): current is already its value type
         current = _model_in(field.annotation)
     if current is None or not hasattr(current, "model_fields"):
         return []

@@ -1,0 +1,267 @@
+"""Engine overhead: what twofaced's engine costs on top of the model's own latency, next to the alternatives.
+
+What is measured, and why: a real evaluation is bound by the model server, so an engine should keep
+``concurrency`` requests in flight and spend as little client CPU per item as it can; on a small machine that
+CPU, not the network, is what caps throughput. Every row sends the same chat requests (the messages and
+sampling parameters of ``helpful-only``, 160 requests x 2 conditions x 4 samples = 1,280 by default) to one
+OpenAI-compatible stub server (``python -m twofaced.testing``, a separate process on loopback, fixed reply
+delay) at the same concurrency, one row after the other:
+
+  ideal       items / (concurrency / delay): the wall time if the client cost nothing.
+  aiohttp     a bare semaphore loop of aiohttp POSTs (JSON in and out): the floor for a Python client.
+  twofaced    ``run_scenario_async`` with the ``openai/`` backend: expansion, content hashing, rendering,
+              SQLite storage, continuation checks, judging and the summary, all of it.
+  inspect     Inspect AI's ``eval()`` on the same prompts (``bench/_inspect_row.py``, bench venv).
+  openai-sdk  the openai SDK's ``AsyncOpenAI`` in a bare loop (bench venv), for reference.
+
+Columns: wall seconds; throughput; fraction of ideal (ideal wall / wall); client CPU seconds
+(``time.process_time`` around the measured call, in whichever process ran it, imports excluded) and per item;
+overhead per sample, ``(wall - ideal wall) / items * concurrency`` in ms (the latency the client adds to each
+request slot); and the stub server's CPU seconds during the row (from /proc), since both share the 2 cores.
+
+Targets (docs/benchmarks.md): twofaced >= 90% of ideal at concurrency 64 and 100 ms, and a per-sample
+overhead at most one fifth of Inspect's.
+
+    .venv/bin/python bench/engine_overhead.py [--n 1280] [--concurrency 64] [--delay 0.1] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from twofaced import RunConfig, load_scenario, run_scenario_async
+from twofaced.run import expand
+
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_INSPECT_PYTHON = BENCH_DIR / ".venv" / "bin" / "python"
+SCENARIO = "helpful-only"
+MODEL_NAME = "stub"
+
+
+@dataclass
+class Row:
+    name: str
+    items: int
+    wall_s: float
+    cpu_s: float | None = None
+    server_cpu_s: float | None = None
+    errors: int = 0
+    note: str = ""
+
+    def derived(self, ideal_wall_per_item: float, concurrency: int) -> dict[str, Any]:
+        ideal = self.items * ideal_wall_per_item
+        return {
+            "items_per_s": self.items / self.wall_s,
+            "fraction_of_ideal": ideal / self.wall_s,
+            "cpu_ms_per_item": None if self.cpu_s is None else self.cpu_s / self.items * 1e3,
+            "overhead_ms_per_sample": (self.wall_s - ideal) / self.items * concurrency * 1e3,
+        }
+
+
+# -- the stub server -------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_stub(delay: float) -> tuple[subprocess.Popen[str], str]:
+    """Start the stub server in its own process and return it with its base URL once it is listening."""
+    cmd = [sys.executable, "-m", "twofaced.testing", "--policy", "faker", "--delay", str(delay),
+           "--port", str(_free_port())]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the server prints {"base_url": ...} once it listens
+    if not line:
+        proc.kill()
+        raise SystemExit(f"stub server did not start: {' '.join(cmd)}")
+    return proc, json.loads(line)["base_url"]
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a live process (Linux /proc), or None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the workload ----------------------------------------------------------------------------------------
+def workload(n: int) -> tuple[RunConfig, list[dict[str, Any]]]:
+    """The twofaced run config for ``n`` items and the exact (messages, params) of each of its requests."""
+    scenario = load_scenario(SCENARIO)
+    samples = 4
+    while n > 2 * samples * len(scenario.requests):
+        samples *= 2
+    if n % (2 * samples):
+        raise SystemExit(f"--n must be a multiple of {2 * samples} (2 conditions x {samples} samples)")
+    config = RunConfig(f"openai/{MODEL_NAME}", limit=n // (2 * samples), samples=samples)
+    work = [{"messages": json.loads(r[9]), "params": json.loads(r[10]), "sample": r[8]}
+            for r in expand(scenario, config)]
+    assert len(work) == n
+    return config, work
+
+
+# -- the rows --------------------------------------------------------------------------------------------
+async def raw_aiohttp(base_url: str, work: list[dict[str, Any]], concurrency: int) -> tuple[int, int]:
+    url, sem = f"{base_url}/chat/completions", asyncio.Semaphore(concurrency)
+    headers = {"Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def one(w: dict[str, Any]) -> bool:
+            body = json.dumps({"model": MODEL_NAME, "messages": w["messages"], **w["params"]}).encode()
+            async with sem, session.post(url, data=body) as resp:
+                data = json.loads(await resp.read())
+            return bool(data["choices"][0]["message"]["content"])
+
+        ok = await asyncio.gather(*(one(w) for w in work))
+    return sum(ok), len(ok) - sum(ok)
+
+
+async def twofaced_engine(base_url: str, config: RunConfig, concurrency: int) -> tuple[int, int]:
+    with tempfile.TemporaryDirectory(prefix="twofaced-bench-") as out:
+        outcome = await run_scenario_async(load_scenario(SCENARIO), config, out, concurrency=concurrency,
+                                           model_options={"base_url": base_url})
+    return outcome.execution.done, outcome.execution.failed
+
+
+def measure(name: str, server_pid: int, call: Callable[[], tuple[int, int]]) -> Row:
+    server0 = _proc_cpu(server_pid)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    items, errors = call()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    server1 = _proc_cpu(server_pid)
+    server = None if server0 is None or server1 is None else server1 - server0
+    return Row(name, items, wall, cpu, server, errors)
+
+
+def subprocess_row(row: str, python: Path, server_pid: int, base_url: str, workload_path: Path,
+                   concurrency: int, tmp: Path) -> Row:
+    """Run one row of ``_inspect_row.py`` under the bench venv's python; its own timings are the row's."""
+    cmd = [str(python), str(BENCH_DIR / "_inspect_row.py"), "--row", row, "--base-url", base_url,
+           "--workload", str(workload_path), "--concurrency", str(concurrency), "--log-dir", str(tmp / row)]
+    env = {**os.environ, "INSPECT_LOG_DIR": str(tmp / row), "STUB_API_KEY": "stub"}
+    usage0, server0 = resource.getrusage(resource.RUSAGE_CHILDREN), _proc_cpu(server_pid)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    usage1, server1 = resource.getrusage(resource.RUSAGE_CHILDREN), _proc_cpu(server_pid)
+    if proc.returncode != 0:
+        raise SystemExit(f"{row} row failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    whole = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+    server = None if server0 is None or server1 is None else server1 - server0
+    return Row(row, r["items"], r["wall_s"], r["cpu_s"], server, r["errors"],
+               note=f"whole process incl. start-up and imports: {whole:.2f} s CPU")
+
+
+# -- report ----------------------------------------------------------------------------------------------
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = ("row", "items", "wall s", "items/s", "of ideal", "client CPU s", "CPU ms/item",
+            "overhead ms/sample", "server CPU s")
+    body = [(r["name"], str(r["items"]), _fmt(r["wall_s"], ".2f"), _fmt(r["items_per_s"], ".0f"),
+             _fmt(r["fraction_of_ideal"] * 100, ".1f") + "%", _fmt(r["cpu_s"], ".2f"),
+             _fmt(r["cpu_ms_per_item"], ".2f"), _fmt(r["overhead_ms_per_sample"], ".1f"),
+             _fmt(r["server_cpu_s"], ".2f")) for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
+    lines = ["| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                               enumerate(zip(cells, widths, strict=True))) + " |" for cells in (head, *body)]
+    lines.insert(1, "|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|")
+    return "\n".join(lines)
+
+
+def verdicts(by_name: dict[str, dict[str, Any]]) -> list[str]:
+    out = []
+    tf = by_name.get("twofaced")
+    if tf is None:
+        return out
+    frac = tf["fraction_of_ideal"]
+    out.append(f"twofaced at {frac:.1%} of ideal: {'meets' if frac >= 0.9 else 'misses'} the >= 90% target")
+    insp = by_name.get("inspect")
+    if insp is not None:
+        for key, label in (("overhead_ms_per_sample", "wall overhead/sample"), ("cpu_ms_per_item", "CPU/item")):
+            ratio = tf[key] / insp[key]
+            ok = "meets" if ratio <= 0.2 else "misses"
+            out.append(f"twofaced {label} {tf[key]:.2f} ms vs Inspect {insp[key]:.2f} ms = {ratio:.2f}x: "
+                       f"{ok} the <= 0.20x target")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="twofaced engine overhead against a fixed-latency stub server")
+    parser.add_argument("--n", type=int, default=1280, help="chat requests per row (default 1280)")
+    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
+    parser.add_argument("--delay", type=float, default=0.1, help="stub server reply delay, s (default 0.1)")
+    parser.add_argument("--inspect-python", type=Path, default=DEFAULT_INSPECT_PYTHON,
+                        help=f"python of the venv with inspect-ai and openai (default {DEFAULT_INSPECT_PYTHON})")
+    parser.add_argument("--skip-inspect", action="store_true", help="skip the inspect and openai-sdk rows")
+    parser.add_argument("--json", action="store_true", help="also print the results as one JSON object")
+    args = parser.parse_args()
+
+    config, work = workload(args.n)
+    ideal_per_item = args.delay / args.concurrency
+    rows = [Row("ideal", args.n, args.n * ideal_per_item, note="items / (concurrency / delay)")]
+    server, base_url = start_stub(args.delay)
+    try:
+        with tempfile.TemporaryDirectory(prefix="twofaced-bench-") as tmp_name:
+            tmp = Path(tmp_name)
+            # Warm the server up (first-request code paths, accept queue) so no row pays for it.
+            asyncio.run(raw_aiohttp(base_url, work[: args.concurrency], args.concurrency))
+            rows.append(measure("aiohttp", server.pid,
+                                lambda: asyncio.run(raw_aiohttp(base_url, work, args.concurrency))))
+            rows.append(measure("twofaced", server.pid,
+                                lambda: asyncio.run(twofaced_engine(base_url, config, args.concurrency))))
+            if args.skip_inspect:
+                print("inspect and openai-sdk rows skipped (--skip-inspect)", file=sys.stderr)
+            elif not args.inspect_python.exists():
+                print(f"inspect and openai-sdk rows skipped: {args.inspect_python} does not exist; create the "
+                      "bench venv (bench/README.md) or pass --inspect-python", file=sys.stderr)
+            else:
+                workload_path = tmp / "workload.json"
+                workload_path.write_text(json.dumps(work), encoding="utf-8")
+                for row in ("inspect", "openai-sdk"):
+                    rows.append(subprocess_row(row, args.inspect_python, server.pid, base_url, workload_path,
+                                               args.concurrency, tmp))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    results = [{**vars(r), **r.derived(ideal_per_item, args.concurrency)} for r in rows]
+    results[0]["cpu_ms_per_item"] = None
+    by_name = {r["name"]: r for r in results}
+    print(f"{args.n} chat requests per row, concurrency {args.concurrency}, stub delay {args.delay * 1e3:.0f} ms, "
+          f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+    print(table(results))
+    for r in results:
+        if r["errors"]:
+            print(f"WARNING: {r['name']} had {r['errors']} failed items")
+        if r["note"] and r["name"] != "ideal":
+            print(f"{r['name']}: {r['note']}")
+    for line in verdicts(by_name):
+        print(line)
+    if args.json:
+        print(json.dumps({"n": args.n, "concurrency": args.concurrency, "delay_s": args.delay,
+                          "cpus": os.cpu_count(), "rows": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from ._stub_server import main
+
+main()

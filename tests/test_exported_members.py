@@ -1,0 +1,107 @@
+"""The public API is what ``__all__`` lists. Pin every list, so an addition or removal is a deliberate edit here."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+EXPECTED = {
+    "twofaced": [
+        "GenerationParams",
+        "Message",
+        "RunConfig",
+        "TwofacedError",
+        "__version__",
+        "get_model",
+        "load_scenario",
+        "run_scenario",
+        "run_scenario_async",
+        "show_run",
+    ],
+    "twofaced.models": [
+        "BackendInfo",
+        "Completion",
+        "GenerationParams",
+        "Message",
+        "Model",
+        "RetryPolicy",
+        "Usage",
+        "get_model",
+        "list_backends",
+        "parse_spec",
+        "register_backend",
+    ],
+    "twofaced.scenarios": [
+        "CONDITIONS",
+        "Ablation",
+        "CueFamily",
+        "LoadedScenario",
+        "OutputProtocol",
+        "Request",
+        "Scenario",
+        "Setting",
+        "builtin_request_sets",
+        "builtin_scenarios",
+        "load_scenario",
+    ],
+    "twofaced.run": [
+        "DB_NAME",
+        "MIGRATIONS",
+        "ExecutionResult",
+        "RunConfig",
+        "RunOutcome",
+        "Store",
+        "Summary",
+        "execute",
+        "expand",
+        "migrate",
+        "open_store",
+        "run_scenario",
+        "run_scenario_async",
+        "show_run",
+        "summarize",
+    ],
+    "twofaced.judges": [
+        "COMPLIANCE_RULES",
+        "COMPLIANCE_RULES_VERSION",
+        "ComplianceVerdict",
+        "ParsedCompletion",
+        "classify",
+        "judge_text",
+        "needs_continuation",
+        "parse_completion",
+    ],
+    "twofaced.stats": ["Interval", "newcombe_difference", "wilson"],
+    "twofaced.testing": ["StubServer"],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED))
+def test_all_is_pinned(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert list(module.__all__) == EXPECTED[module_name]
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED))
+def test_every_exported_name_exists(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert missing == []
+
+
+def test_version_matches_distribution_metadata() -> None:
+    from importlib import metadata
+
+    import twofaced
+
+    assert twofaced.__version__ == metadata.version("twofaced")
+
+
+def test_top_level_reexports_are_the_package_objects() -> None:
+    import twofaced
+    from twofaced import models, run, scenarios
+
+    assert twofaced.get_model is models.get_model
+    assert twofaced.run_scenario is run.run_scenario
+    assert twofaced.load_scenario is scenarios.load_scenario

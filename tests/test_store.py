@@ -1,0 +1,249 @@
+"""The run store: migrations, directory identity, idempotent recording, and refusing what is not a store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from twofaced.errors import RunDirError
+from twofaced.run import DB_NAME, MIGRATIONS, RunConfig, expand, migrate, open_store, show_run
+from twofaced.run._runner import identity
+from twofaced.run._store import Failure, Success
+from twofaced.scenarios import load_scenario
+
+MIGRATION_NAMES = [name for name, _ in MIGRATIONS]
+TABLES = {"meta", "invocations", "items", "completions", "errors", "verdicts"}
+
+
+def tables(db: Path) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def applied(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load_scenario("helpful-only")
+
+
+@pytest.fixture
+def rows(scenario):
+    return expand(scenario, RunConfig("mock/faker", limit=2))
+
+
+def success(item_id: str, text: str = "first") -> Success:
+    return Success(item_id, text, [text], "stop", 3, 4, 0.01, [("compliance-rules", "1", "complied", None, "why")])
+
+
+def test_migrations_are_named_in_order() -> None:
+    assert MIGRATION_NAMES[0] == "0001_initial"
+    assert MIGRATION_NAMES == sorted(MIGRATION_NAMES)
+    assert len(set(MIGRATION_NAMES)) == len(MIGRATION_NAMES)
+
+
+def test_blank_directory_gets_every_migration(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "run", create=True)
+    store.close()
+    db = tmp_path / "run" / DB_NAME
+    assert db.is_file()
+    assert applied(db) == MIGRATION_NAMES
+    assert TABLES | {"_migrations"} <= tables(db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_opening_twice_applies_nothing_new(tmp_path: Path) -> None:
+    open_store(tmp_path, create=True).close()
+    store = open_store(tmp_path, create=False)
+    try:
+        assert migrate(store.conn) == []
+        assert [r[0] for r in store.conn.execute("SELECT count(*) FROM _migrations")] == [len(MIGRATIONS)]
+    finally:
+        store.close()
+    assert applied(tmp_path / DB_NAME) == MIGRATION_NAMES
+
+
+def test_upgrade_from_the_first_migration(tmp_path: Path, rows) -> None:
+    """A store written by the first release (only 0001 applied, with data) opens with the current code."""
+    db = tmp_path / DB_NAME
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    conn.executescript(MIGRATIONS[0][1])
+    conn.execute("INSERT INTO _migrations VALUES (?, 0)", (MIGRATIONS[0][0],))
+    conn.execute("INSERT INTO meta VALUES ('scenario', 'helpful-only')")
+    conn.execute(
+        "INSERT INTO items (id, seq, model_spec, condition, ablation, request_id, category, harmful, sample,"
+        " messages, params, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,0)", rows[0]
+    )
+    conn.close()
+
+    store = open_store(tmp_path, create=False)
+    try:
+        assert applied(db) == MIGRATION_NAMES
+        assert store.meta() == {"scenario": "helpful-only"}
+        assert store.status_counts() == {"pending": 1}
+        store.add_items(rows)  # the upgraded store takes new work
+        store.record([success(rows[0][0])], [])
+        assert store.status_counts() == {"done": 1, "pending": len(rows) - 1}
+    finally:
+        store.close()
+
+
+def test_pending_migrations_apply_in_order_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    open_store(tmp_path, create=True).close()
+    extra = [("9001_add_note", "ALTER TABLE items ADD COLUMN note TEXT"),
+             ("9002_note_index", "CREATE INDEX items_note ON items(note)")]
+    monkeypatch.setattr("twofaced.run._store.MIGRATIONS", [*MIGRATIONS, *extra])
+    store = open_store(tmp_path, create=False)
+    try:
+        assert migrate(store.conn) == []
+        cols = [r[1] for r in store.conn.execute("PRAGMA table_info(items)")]
+        assert "note" in cols
+    finally:
+        store.close()
+    assert applied(tmp_path / DB_NAME) == [*MIGRATION_NAMES, "9001_add_note", "9002_note_index"]
+
+
+def test_failing_migration_rolls_back_and_is_not_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    open_store(tmp_path, create=True).close()
+    bad = ("9001_bad", "ALTER TABLE items ADD COLUMN note TEXT; CREATE TABLE items (x)")
+    monkeypatch.setattr("twofaced.run._store.MIGRATIONS", [*MIGRATIONS, bad])
+    with pytest.raises(RunDirError, match="is not a twofaced run store"):
+        open_store(tmp_path, create=False)
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(items)")]
+    assert "note" not in cols
+    assert applied(tmp_path / DB_NAME) == MIGRATION_NAMES
+
+
+def test_claim_pins_the_directory(tmp_path: Path, scenario) -> None:
+    ident = identity(scenario, RunConfig("mock/faker"))
+    store = open_store(tmp_path, create=True)
+    try:
+        store.claim(ident)
+        assert store.meta() == ident
+        store.claim(ident)  # same inputs: fine
+        with pytest.raises(RunDirError) as info:
+            store.claim({**ident, "scenario": "other-scenario"})
+        assert "holds a run with scenario=helpful-only, not other-scenario" in str(info.value)
+        assert "use another --out directory" in str(info.value)
+        with pytest.raises(RunDirError, match="model=mock/faker, not mock/refuse"):
+            store.claim({**ident, "model": "mock/refuse"})
+        with pytest.raises(RunDirError, match="scenario_hash="):
+            store.claim({**ident, "scenario_hash": "0" * 64})
+        assert store.meta() == ident  # refusals change nothing
+    finally:
+        store.close()
+
+
+def test_add_items_is_idempotent(tmp_path: Path, rows) -> None:
+    store = open_store(tmp_path, create=True)
+    try:
+        store.add_items(rows)
+        store.add_items(rows)
+        assert store.status_counts() == {"pending": len(rows)}
+        assert [r.id for r in store.unfinished()] == [r[0] for r in rows]
+        assert [r.seq for r in store.unfinished()] == list(range(len(rows)))
+    finally:
+        store.close()
+
+
+def test_record_is_idempotent_and_keeps_the_first_completion(tmp_path: Path, rows) -> None:
+    store = open_store(tmp_path, create=True)
+    try:
+        store.add_items(rows)
+        item = rows[0][0]
+        store.record([success(item, "first")], [])
+        store.record([success(item, "second")], [])
+        c = store.conn
+        assert c.execute("SELECT text FROM completions WHERE item_id=?", (item,)).fetchall() == [("first",)]
+        assert c.execute("SELECT status, attempts FROM items WHERE id=?", (item,)).fetchone() == ("done", 1)
+        assert c.execute("SELECT count(*) FROM verdicts WHERE item_id=?", (item,)).fetchone() == (1,)
+        assert store.status_counts() == {"done": 1, "pending": len(rows) - 1}
+        assert store.usage() == (3, 4)
+        assert [r.id for r in store.unfinished()] == [r[0] for r in rows[1:]]
+    finally:
+        store.close()
+
+
+def test_failure_then_success(tmp_path: Path, rows) -> None:
+    store = open_store(tmp_path, create=True)
+    try:
+        store.add_items(rows)
+        item = rows[1][0]
+        store.record([], [Failure(item, "BadResponseError", "HTTP 400", None)])
+        assert store.conn.execute("SELECT status, attempts FROM items WHERE id=?", (item,)).fetchone() == (
+            "failed", 1)
+        assert store.last_errors() == [("BadResponseError", "HTTP 400")]
+        assert item in {r.id for r in store.unfinished()}
+        store.record([success(item)], [])
+        assert store.conn.execute("SELECT status, attempts FROM items WHERE id=?", (item,)).fetchone() == (
+            "done", 2)
+        # A late failure report for a done item records the error but does not undo the completion.
+        store.record([], [Failure(item, "RetryableError", "late", None)])
+        assert store.conn.execute("SELECT status FROM items WHERE id=?", (item,)).fetchone() == ("done",)
+        errors = store.conn.execute("SELECT attempt, type FROM errors WHERE item_id=? ORDER BY id", (item,))
+        assert errors.fetchall() == [(1, "BadResponseError"), (2, "RetryableError")]
+    finally:
+        store.close()
+
+
+def test_record_is_atomic(tmp_path: Path, rows) -> None:
+    store = open_store(tmp_path, create=True)
+    try:
+        store.add_items(rows)
+        broken = Success("not-an-item", "x", ["x"], "stop", 0, 0, 0.0, [])  # violates the foreign key
+        with pytest.raises(sqlite3.IntegrityError):
+            store.record([success(rows[1][0]), broken], [])
+        assert store.status_counts() == {"pending": len(rows)}
+        assert store.conn.execute("SELECT count(*) FROM completions").fetchone() == (0,)
+    finally:
+        store.close()
+
+
+def test_invocations_are_recorded(tmp_path: Path) -> None:
+    store = open_store(tmp_path, create=True)
+    try:
+        inv = store.start_invocation(["run", "--limit", "1"], {"k": 1})
+        store.finish_invocation(inv, "done")
+        row = store.conn.execute("SELECT status, argv, manifest, finished_at IS NOT NULL FROM invocations").fetchone()
+        assert row == ("done", json.dumps(["run", "--limit", "1"]), json.dumps({"k": 1}), 1)
+    finally:
+        store.close()
+
+
+def test_non_sqlite_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / DB_NAME).write_bytes(b"this is not a database, it is a text file " * 100)
+    with pytest.raises(RunDirError) as info:
+        open_store(tmp_path, create=True)
+    assert str(tmp_path / DB_NAME) in str(info.value)
+    assert "is not a twofaced run store" in str(info.value)
+    with pytest.raises(RunDirError):
+        show_run(tmp_path)
+    assert (tmp_path / DB_NAME).read_bytes().startswith(b"this is not a database")  # left as it was
+
+
+def test_show_on_a_directory_without_a_store(tmp_path: Path) -> None:
+    with pytest.raises(RunDirError) as info:
+        show_run(tmp_path)
+    assert f"{tmp_path} is not a twofaced run directory (no {DB_NAME})" in str(info.value)
+    assert not (tmp_path / DB_NAME).exists()  # show never creates a store
+
+
+def test_show_on_a_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(RunDirError, match="is not a twofaced run directory"):
+        show_run(tmp_path / "nowhere")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_out_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunDirError, match="exists and is not a directory"):
+        open_store(tmp_path / "file", create=True)
