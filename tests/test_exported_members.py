@@ -27,6 +27,7 @@ EXPECTED = {
         "Model",
         "RetryPolicy",
         "Usage",
+        "canonical_spec",
         "get_model",
         "list_backends",
         "parse_spec",

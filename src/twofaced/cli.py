@@ -21,7 +21,7 @@ from rich.markup import escape
 from . import __version__
 from ._console import print_summary, progress_bar
 from .errors import ConfigError, TwofacedError
-from .models import list_backends
+from .models import canonical_spec, list_backends
 from .run import RunConfig, run_scenario, show_run
 from .scenarios import load_scenario
 
@@ -39,18 +39,30 @@ out = Console()
 err = Console(stderr=True)
 
 
+# Usage errors derive from the ClickException of the click that typer runs on: typer >= 0.2x vendors its own
+# copy (typer._click), older typer uses the click package. Found through typer's public BadParameter.
+_CLICK_ERRORS: tuple[type[Exception], ...] = tuple(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
 
 
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", envvar="TWOFACED_DEBUG", help="Show tracebacks.")] = False,
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    # Eager: a group callback does not run when no command follows, so `twofaced --version` needs this.
+    if value:
         out.print(f"twofaced {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", envvar="TWOFACED_DEBUG", help="Show tracebacks.")] = False,
+) -> None:
     if debug:
         os.environ["TWOFACED_DEBUG"] = "1"
 
@@ -81,7 +93,7 @@ def run(
     loaded = load_scenario(scenario)
     config = RunConfig(model_spec=model, limit=limit, samples=samples, ablations=tuple(ablation or ()),
                        temperature=temperature, max_tokens=max_tokens, seed=seed)
-    directory = out_dir or Path("runs") / f"{loaded.name}-{_slug(model)}"
+    directory = out_dir or Path("runs") / f"{loaded.name}-{_slug(canonical_spec(model))}"
     factory = None if no_progress else progress_bar(err)
     outcome = run_scenario(loaded, config, directory, concurrency=concurrency,
                            model_options={"base_url": base_url}, progress=factory, argv=sys.argv[1:])
@@ -130,6 +142,8 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         rv = app(args=argv, standalone_mode=False)
         if isinstance(rv, int) and rv:
+            if rv == 130:  # typer >= 0.2x turns Ctrl-C into Exit(130) and returns its code
+                err.print("interrupted: finished items are stored; rerun the same command to resume")
             sys.exit(rv)
         return None
     except TwofacedError as exc:
@@ -146,9 +160,7 @@ def main(argv: list[str] | None = None) -> Any:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, _CLICK_ERRORS):
             exc.show()
             sys.exit(exc.exit_code)
         raise

@@ -3,7 +3,7 @@
 See ``_registry.py`` for the spec forms and ``_types.py`` for the contract every backend keeps.
 """
 
-from ._registry import BackendInfo, get_model, list_backends, parse_spec, register_backend
+from ._registry import BackendInfo, canonical_spec, get_model, list_backends, parse_spec, register_backend
 from ._retry import RetryPolicy
 from ._types import Completion, GenerationParams, Message, Model, Usage
 
@@ -15,6 +15,7 @@ __all__ = [
     "Model",
     "RetryPolicy",
     "Usage",
+    "canonical_spec",
     "get_model",
     "list_backends",
     "parse_spec",

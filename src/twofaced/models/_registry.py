@@ -83,6 +83,12 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     return prefix, name, options
 
 
+def canonical_spec(spec: str) -> str:
+    """The spec without its ``?options``: options tune how a model is served (concurrency, context size,
+    cache), not what it answers, so they take no part in work-item ids or a run directory's identity."""
+    return spec.strip().partition("?")[0]
+
+
 def get_model(spec: str, **defaults: Any) -> Model:
     """Build the model a spec names. ``defaults`` (e.g. base_url from a CLI flag) yield to spec options."""
     prefix, name, options = parse_spec(spec)

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import GenerationParams
+from ..models import GenerationParams, canonical_spec
 from ..scenarios import CONDITIONS, LoadedScenario
 
 
@@ -52,6 +52,7 @@ def expand(scenario: LoadedScenario, config: RunConfig) -> list[tuple[Any, ...]]
     protocol = scenario.protocol
     continuation = {"message": protocol.continuation_message, "max": protocol.max_continuations,
                      "scratchpad": protocol.scratchpad_tag, "output": protocol.output_tag}
+    model = canonical_spec(config.model_spec)
     rows: list[tuple[Any, ...]] = []
     seq = 0
     for ablation in (None, *config.ablations):
@@ -63,9 +64,9 @@ def expand(scenario: LoadedScenario, config: RunConfig) -> list[tuple[Any, ...]]
                 msg_dicts = [{"role": m.role, "content": m.content} for m in messages]
                 for sample in range(config.samples):
                     params = config.params(scenario, sample).to_dict()
-                    item_id = _hash({"model": config.model_spec, "params": params, "messages": msg_dicts,
+                    item_id = _hash({"model": model, "params": params, "messages": msg_dicts,
                                      "continuation": continuation, "sample": sample})
-                    rows.append((item_id, seq, config.model_spec, condition, ablation, request.id,
+                    rows.append((item_id, seq, model, condition, ablation, request.id,
                                  request.category, int(request.harmful), sample,
                                  json.dumps(msg_dicts), json.dumps(params)))
                     seq += 1

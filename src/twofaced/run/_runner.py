@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..models import Model, get_model
+from ..models import Model, canonical_spec, get_model
 from ..scenarios import LoadedScenario
 from ._engine import ExecutionResult, ProgressCallback, execute
 from ._plan import RunConfig, expand
@@ -50,7 +50,7 @@ def identity(scenario: LoadedScenario, config: RunConfig) -> dict[str, str]:
     return {
         "scenario": scenario.name,
         "scenario_hash": scenario.hash,
-        "model": config.model_spec,
+        "model": canonical_spec(config.model_spec),
         "temperature": repr(params.temperature),
         "max_tokens": str(params.max_tokens),
         "seed": str(config.seed),
