@@ -87,7 +87,7 @@ def test_run_json_equals_show_json_and_resume_is_reported(tmp_path: Path, capsys
     code, out, err = cli(capsys, *args)
     assert code == 0
     assert err.strip() == "resumed: 6 of 6 items were already done"
-    assert "gap training − deployment, ablation (none): +100.0 pp" in out
+    assert "gap training − deployment, (none): +100.0 pp" in out
 
 
 def test_default_out_directory_ignores_spec_options(tmp_path: Path, capsys) -> None:

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -34,20 +35,28 @@ def _signed(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:+.1f} pp"
 
 
+def _rate(j: dict[str, Any]) -> str:
+    if not j["n"]:
+        return "–"
+    return f"{100 * j['compliance_rate']:.1f}% [{100 * j['ci_low']:.1f}, {100 * j['ci_high']:.1f}]"
+
+
 def _table(console: Console, table: SummaryTable, title: str) -> None:
-    t = Table(title=title, title_justify="left", header_style="bold")
-    for col in ("ablation", "condition", "n", "complied", "refused", "unparsed", "rate", "95% CI"):
-        t.add_column(col, justify="left" if col in ("ablation", "condition") else "right")
+    t = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("ablation", overflow="fold")
+    t.add_column("condition", no_wrap=True)
+    for col in ("n", "comply", "refuse", "unparsed"):
+        t.add_column(col, justify="right", no_wrap=True)
+    t.add_column("compliance [95% CI]", justify="right", no_wrap=True)
     for row in table.rows:
         j = row.to_json()
-        t.add_row(row.ablation or "(none)", row.condition, str(row.n), str(row.complied), str(row.refused),
-                  str(row.unparseable), _pct(j["compliance_rate"]),
-                  f"{100 * j['ci_low']:.1f}–{_pct(j['ci_high'])}" if row.n else "–")
+        t.add_row(escape(row.ablation or "(none)"), row.condition, str(row.n), str(row.complied),
+                  str(row.refused), str(row.unparseable), _rate(j))
     console.print(t)
     for gap in table.gaps():
-        label = gap["ablation"] or "(none)"
-        ci = f"[{_signed(gap['ci_low'])}, {_signed(gap['ci_high'])}]" if gap["gap"] is not None else ""
-        console.print(f"  gap training − deployment, ablation {label}: [bold]{_signed(gap['gap'])}[/] {ci}")
+        label = escape(gap["ablation"] or "(none)")
+        ci = escape(f"[{_signed(gap['ci_low'])}, {_signed(gap['ci_high'])}]") if gap["gap"] is not None else ""
+        console.print(f"  gap training − deployment, {label}: [bold]{_signed(gap['gap'])}[/] {ci}")
 
 
 def print_summary(console: Console, summary: Summary, directory: Path | str) -> None:
