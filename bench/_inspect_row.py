@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -72,14 +73,16 @@ def prepare_inspect() -> Any:
             max_samples=concurrency, temperature=params["temperature"], max_tokens=params["max_tokens"],
             top_p=params["top_p"], display="none", log_dir=log_dir, log_level="warning", sandbox=None,
         )
+        if log.status != "success":
+            print(f"inspect eval ended {log.status}: {log.error.message if log.error else ''}", file=sys.stderr)
         completed = log.results.completed_samples if log.results else 0
-        return completed, len(samples) * epochs - completed + (0 if log.status == "success" else 1)
+        return completed, len(samples) * epochs - completed
 
     return run
 
 
 async def run_openai_sdk(work: list[dict[str, Any]], base_url: str, concurrency: int) -> tuple[int, int]:
-    from openai import AsyncOpenAI  # already imported by main(), outside the timed span
+    from openai import AsyncOpenAI
 
     sem = asyncio.Semaphore(concurrency)
     async with AsyncOpenAI(base_url=base_url, api_key="stub") as client:
@@ -110,13 +113,17 @@ def main() -> None:
     os.environ.setdefault("STUB_API_KEY", "stub")  # the openai-api provider wants a key for service "stub"
     if args.row == "inspect":
         run_inspect = prepare_inspect()
+
+        def call() -> tuple[int, int]:
+            return run_inspect(work, args.base_url, args.concurrency, args.log_dir)
     else:
-        import openai  # noqa: F401
+        import openai  # noqa: F401  (imported here, outside the timed span)
+
+        def call() -> tuple[int, int]:
+            return asyncio.run(run_openai_sdk(work, args.base_url, args.concurrency))
+
     cpu0, t0 = time.process_time(), time.perf_counter()
-    if args.row == "inspect":
-        items, errors = run_inspect(work, args.base_url, args.concurrency, args.log_dir)
-    else:
-        items, errors = asyncio.run(run_openai_sdk(work, args.base_url, args.concurrency))
+    items, errors = call()
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     print(json.dumps({"row": args.row, "items": items, "wall_s": wall, "cpu_s": cpu, "errors": errors}))
 

@@ -5,7 +5,10 @@ What is measured, and why: a real evaluation is bound by the model server, so an
 CPU, not the network, is what caps throughput. Every row sends the same chat requests (the messages and
 sampling parameters of ``helpful-only``, 160 requests x 2 conditions x 4 samples = 1,280 by default) to one
 OpenAI-compatible stub server (``python -m twofaced.testing``, a separate process on loopback, fixed reply
-delay) at the same concurrency, one row after the other:
+delay) at the same concurrency, one row after the other. The server is the stub's lean HTTP layer by default
+(``--lean``: one asyncio.Protocol, about a tenth of aiohttp.web's CPU per request), since client and server
+share the cores and an aiohttp.web stub alone held the bare aiohttp client to ~80% of ideal; ``--server
+aiohttp`` measures against the aiohttp.web stub as before.
 
   ideal       items / (concurrency / delay): the wall time if the client cost nothing.
   aiohttp     a bare semaphore loop of aiohttp POSTs (JSON in and out): the floor for a Python client.
@@ -23,7 +26,7 @@ Targets (docs/benchmarks.md): twofaced >= 90% of ideal at concurrency 64 and 100
 overhead at most one fifth of Inspect's.
 
     .venv/bin/python bench/engine_overhead.py [--n 1280] [--concurrency 64] [--delay 0.1] [--repeat 3]
-        [--skip-inspect] [--inspect-python bench/.venv/bin/python] [--profile FILE] [--json]
+        [--server lean|aiohttp] [--skip-inspect] [--inspect-python bench/.venv/bin/python] [--profile FILE] [--json]
 
 Each row runs ``--repeat`` times, interleaved, and its median run (by wall time) is reported: on a shared
 2-core VM single runs of a 2-second row vary by 10-20%. The inspect and openai-sdk rows run
@@ -88,17 +91,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_stub(delay: float) -> tuple[subprocess.Popen[str], str]:
-    """Start the stub server in its own process and return it with its base URL once it is listening."""
+def start_stub(delay: float, server: str = "lean") -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """Start the stub server in its own process; return it and its start-up line (base_url, server, loop)
+    once it is listening."""
     cmd = [sys.executable, "-m", "twofaced.testing", "--policy", "faker", "--delay", str(delay),
-           "--port", str(_free_port())]
+           "--port", str(_free_port()), *(["--lean"] if server == "lean" else [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()  # the server prints {"base_url": ...} once it listens
     if not line:
         proc.kill()
         raise SystemExit(f"stub server did not start: {' '.join(cmd)}")
-    return proc, json.loads(line)["base_url"]
+    return proc, json.loads(line)
 
 
 def _proc_cpu(pid: int) -> float | None:
@@ -247,6 +251,8 @@ def main() -> None:
                         help="runs per row, interleaved; the median run is reported (default 3)")
     parser.add_argument("--inspect-python", type=Path, default=DEFAULT_INSPECT_PYTHON,
                         help="python of the venv with inspect-ai and openai (default bench/.venv/bin/python)")
+    parser.add_argument("--server", choices=("lean", "aiohttp"), default="lean",
+                        help="the stub's HTTP layer: lean (asyncio.Protocol, default) or aiohttp (aiohttp.web)")
     parser.add_argument("--skip-inspect", action="store_true", help="skip the inspect and openai-sdk rows")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="cProfile the twofaced row, save the stats to FILE and print the top entries")
@@ -263,7 +269,8 @@ def main() -> None:
         print(f"inspect and openai-sdk rows skipped: {args.inspect_python} does not exist; create the bench "
               "venv (bench/README.md) or pass --inspect-python", file=sys.stderr)
     runs: dict[str, list[Row]] = {}
-    server, base_url = start_stub(args.delay)
+    server, stub = start_stub(args.delay, args.server)
+    base_url = stub["base_url"]
     try:
         # Warm the server up (first-request code paths) so no row pays for it.
         asyncio.run(raw_aiohttp(base_url, work[: args.concurrency], args.concurrency))
@@ -293,6 +300,7 @@ def main() -> None:
     rows = [Row("ideal", args.n, args.n * ideal_per_item), *(median_row(r) for r in runs.values())]
     results = [{**vars(r), **r.derived(ideal_per_item, args.concurrency)} for r in rows]
     print(f"{args.n} chat requests per row, concurrency {args.concurrency}, stub delay {args.delay * 1e3:.0f} ms,"
+          f" stub server {stub.get('server', 'aiohttp')} ({stub.get('loop', 'asyncio')} loop),"
           f" {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, twofaced {twofaced.__version__}")
     print(table(results))
     for r in results:
@@ -303,7 +311,7 @@ def main() -> None:
     for line in verdicts({r["name"]: r for r in results}):
         print(line)
     if args.json:
-        print(json.dumps({"n": args.n, "concurrency": args.concurrency, "delay_s": args.delay,
+        print(json.dumps({"n": args.n, "concurrency": args.concurrency, "delay_s": args.delay, "server": args.server,
                           "repeat": args.repeat, "cpus": os.cpu_count(), "rows": results}))
     if profiler is not None:
         print_profile(profiler, args.profile)

@@ -68,7 +68,7 @@ def test_run_then_show_json_shape(tmp_path: Path, capsys) -> None:
     assert j["items"] == {"total": 40, "done": 40, "pending": 0, "failed": 0}
     rows = j["conditions"]
     assert len(rows) == 4
-    assert all(set(r) == CONDITION_KEYS for r in rows)
+    assert all(CONDITION_KEYS <= set(r) and r["partial"] == 0 and r["judge_errors"] == 0 for r in rows)
     assert [(r["ablation"], r["condition"]) for r in rows] == [
         (None, "training"), (None, "deployment"), ("honesty", "training"), ("honesty", "deployment")]
     assert all(r["n"] == 5 * 2 for r in rows)

@@ -112,7 +112,9 @@ def test_faker_run_has_an_exact_gap(tmp_path: Path, scenario, stub_server) -> No
     assert j["model"] == "openai/stub"
     assert j["items"] == {"total": total, "done": total, "pending": 0, "failed": 0}
     n = n_req * k
-    train_ci, gap_ci = wilson(n, n), newcombe_difference(n, n, 0, n)
+    # k identical samples per request carry the evidence of one: the gap interval uses the requests
+    # (design effect k), while the per-condition Wilson rows count every item.
+    train_ci, gap_ci = wilson(n, n), newcombe_difference(n_req, n_req, 0, n_req)
     for ablation in (None, "honesty"):
         train, deploy = row(j, ablation, "training"), row(j, ablation, "deployment")
         assert (train["n"], train["complied"], train["refused"], train["unparseable"]) == (n, n, 0, 0)
@@ -124,7 +126,9 @@ def test_faker_run_has_an_exact_gap(tmp_path: Path, scenario, stub_server) -> No
     for gap in j["gaps"]:
         assert gap["gap"] == 1.0
         assert gap["ci_low"] == pytest.approx(gap_ci.low) and gap["ci_high"] == 1.0
-        assert gap["method"] == "newcombe-hybrid-score"
+        assert gap["design_effect"] == k and gap["n_clusters"] == n_req
+        assert gap["p_value"] == pytest.approx(2 * 0.5**n_req)  # exact sign test: every request moved
+        assert gap["method"].startswith("newcombe-hybrid-score on effective n")
     # The builtin request set mixes harmful and benign requests; only harmful ones are in the first four.
     assert j["subsets"] == {}
     assert j["usage"]["completion_tokens"] > 0 and j["usage"]["prompt_tokens"] > 0

@@ -73,7 +73,21 @@ EXPECTED = {
         "needs_continuation",
         "parse_completion",
     ],
-    "twofaced.stats": ["Interval", "newcombe_difference", "wilson"],
+    "twofaced.stats": [
+        "ClusteredGap",
+        "Interval",
+        "PairedGap",
+        "Plan",
+        "clustered_gap",
+        "holm",
+        "mcnemar_exact",
+        "mover_difference",
+        "newcombe_difference",
+        "paired_gap",
+        "plan_sample_size",
+        "power_of",
+        "wilson",
+    ],
     "twofaced.testing": ["StubServer"],
 }
 

@@ -80,8 +80,10 @@ def test_upgrade_from_the_first_migration(tmp_path: Path, rows) -> None:
     conn.execute("INSERT INTO meta VALUES ('scenario', 'helpful-only')")
     conn.execute(
         "INSERT INTO items (id, seq, model_spec, condition, ablation, request_id, category, harmful, sample,"
-        " messages, params, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,0)", rows[0]
+        " messages, params, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,0)", rows[0][:11]
     )
+    conn.execute("INSERT INTO verdicts VALUES (?, 'compliance-rules', '1', 'refused', 0.0, 'old rule', 5)",
+                 (rows[0][0],))
     conn.close()
 
     store = open_store(tmp_path, create=False)
@@ -89,6 +91,9 @@ def test_upgrade_from_the_first_migration(tmp_path: Path, rows) -> None:
         assert applied(db) == MIGRATION_NAMES
         assert store.meta() == {"scenario": "helpful-only"}
         assert store.status_counts() == {"pending": 1}
+        # 0002 rebuilt the verdicts table: the old verdict survives, with an empty judge model
+        assert store.conn.execute("SELECT * FROM verdicts").fetchall() == [
+            (rows[0][0], "compliance-rules", "1", "", "refused", 0.0, "old rule", 5.0)]
         store.add_items(rows)  # the upgraded store takes new work
         store.record([success(rows[0][0])], [])
         assert store.status_counts() == {"done": 1, "pending": len(rows) - 1}

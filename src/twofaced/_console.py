@@ -43,20 +43,31 @@ def _rate(j: dict[str, Any]) -> str:
 
 def _table(console: Console, table: SummaryTable, title: str) -> None:
     t = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    rows = [r.to_json() for r in table.rows]
+    show_partial = any(r["partial"] for r in rows)
     t.add_column("ablation", overflow="fold")
     t.add_column("condition", no_wrap=True)
-    for col in ("n", "comply", "refuse", "unparsed"):
+    cols = ["n", "comply", *(["partial"] if show_partial else []), "refuse", "unparsed"]
+    for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
     t.add_column("compliance [95% CI]", justify="right", no_wrap=True)
-    for row in table.rows:
-        j = row.to_json()
-        t.add_row(escape(row.ablation or "(none)"), row.condition, str(row.n), str(row.complied),
-                  str(row.refused), str(row.unparseable), _rate(j))
+    if table.af_judge:
+        t.add_column("AF reasoning", justify="right", no_wrap=True)
+    for row, j in zip(table.rows, rows, strict=True):
+        cells = [escape(row.ablation or "(none)"), row.condition, str(row.n), str(row.complied),
+                 *([str(row.partial)] if show_partial else []), str(row.refused), str(row.unparseable), _rate(j)]
+        if table.af_judge:
+            cells.append("–" if not j["af_n"] else f"{j['alignment_faking']}/{j['af_n']}"
+                         + (f" ({j['af_uncertain']} unsure)" if j["af_uncertain"] else ""))
+        t.add_row(*cells)
     console.print(t)
     for gap in table.gaps():
         label = escape(gap["ablation"] or "(none)")
         ci = escape(f"[{_signed(gap['ci_low'])}, {_signed(gap['ci_high'])}]") if gap["gap"] is not None else ""
-        console.print(f"  gap training − deployment, {label}: [bold]{_signed(gap['gap'])}[/] {ci}")
+        p = "" if gap.get("p_value") is None else f"  p={gap['p_value']:.2g}"
+        if gap.get("p_holm") is not None and len(table.ablations) > 1:
+            p += f" (Holm {gap['p_holm']:.2g})"
+        console.print(f"  gap training − deployment, {label}: [bold]{_signed(gap['gap'])}[/] {ci}{p}")
 
 
 def print_summary(console: Console, summary: Summary, directory: Path | str) -> None:
@@ -67,7 +78,7 @@ def print_summary(console: Console, summary: Summary, directory: Path | str) -> 
         f"[bold]{scenario}[/] on [bold]{model}[/]  ({items['done']} of {items['total']} items done"
         + (f", {items['failed']} failed" if items["failed"] else "")
         + (f", {items['pending']} pending" if items["pending"] else "")
-        + f"; verdicts by {summary.judge})"
+        + f"; verdicts by {summary.judge}" + (f" and {summary.af_judge}" if summary.af_judge else "") + ")"
     )
     _table(console, summary.all, "All requests")
     for name, table in summary.subsets.items():

@@ -1,7 +1,10 @@
 """The engine: expand work, execute it with bounded concurrency, store everything in one SQLite file."""
 
+from ._compare import compare_runs
 from ._engine import ExecutionResult, execute
+from ._judging import JudgeRunResult, judge_run, judge_run_async
 from ._plan import RunConfig, expand
+from ._records import Record, VerdictRow, load_records
 from ._runner import RunOutcome, run_scenario, run_scenario_async, show_run
 from ._store import DB_NAME, MIGRATIONS, Store, migrate, open_store
 from ._summary import Summary, summarize
@@ -10,12 +13,19 @@ __all__ = [
     "DB_NAME",
     "MIGRATIONS",
     "ExecutionResult",
+    "JudgeRunResult",
+    "Record",
     "RunConfig",
     "RunOutcome",
     "Store",
     "Summary",
+    "VerdictRow",
+    "compare_runs",
     "execute",
     "expand",
+    "judge_run",
+    "judge_run_async",
+    "load_records",
     "migrate",
     "open_store",
     "run_scenario",

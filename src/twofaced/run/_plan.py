@@ -41,33 +41,51 @@ class RunConfig:
         )
 
 
+def _canonical(value: Any) -> str:
+    """The JSON an item id hashes: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _hash(payload: dict[str, Any]) -> str:
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+    return hashlib.sha256(_canonical(payload).encode()).hexdigest()[:32]
 
 
 def expand(scenario: LoadedScenario, config: RunConfig) -> list[tuple[Any, ...]]:
-    """Rows ready for :meth:`Store.add_items`, in execution order."""
+    """Rows ready for :meth:`Store.add_items`, in execution order.
+
+    An id is ``_hash({"continuation", "messages", "model", "params", "sample"})``. Canonical JSON composes
+    (the dump of a dict with sorted keys is its keys' dumps in order), so the hash is fed the parts instead:
+    a sha256 of everything up to ``"params":`` once per (ablation, request, condition), copied per sample and
+    finished with that sample's params and index, each encoded once. Same bytes, same ids as ``_hash``.
+    """
     requests = scenario.requests[: config.limit] if config.limit else scenario.requests
     protocol = scenario.protocol
     continuation = {"message": protocol.continuation_message, "max": protocol.max_continuations,
                      "scratchpad": protocol.scratchpad_tag, "output": protocol.output_tag}
     model = canonical_spec(config.model_spec)
+    head = f'{{"continuation":{_canonical(continuation)},"messages":'
+    tail = f',"model":{_canonical(model)},"params":'
+    per_sample = []  # (sample, params JSON for the row, the hash's suffix for this sample)
+    for sample in range(config.samples):
+        params = config.params(scenario, sample).to_dict()
+        per_sample.append((sample, json.dumps(params),
+                           f'{_canonical(params)},"sample":{_canonical(sample)}}}'.encode()))
     rows: list[tuple[Any, ...]] = []
     seq = 0
     for ablation in (None, *config.ablations):
         system = scenario.system_prompt(ablation)  # render once per ablation, not per item
         for request in requests:
+            harmful = int(request.harmful)
             for condition in CONDITIONS:
                 messages = scenario.render(condition, ablation, request)
                 assert messages[0].content == system
                 msg_dicts = [{"role": m.role, "content": m.content} for m in messages]
-                for sample in range(config.samples):
-                    params = config.params(scenario, sample).to_dict()
-                    item_id = _hash({"model": model, "params": params, "messages": msg_dicts,
-                                     "continuation": continuation, "sample": sample})
-                    rows.append((item_id, seq, model, condition, ablation, request.id,
-                                 request.category, int(request.harmful), sample,
-                                 json.dumps(msg_dicts), json.dumps(params)))
+                messages_json = json.dumps(msg_dicts)
+                prefix = hashlib.sha256(f"{head}{_canonical(msg_dicts)}{tail}".encode())
+                for sample, params_json, suffix in per_sample:
+                    h = prefix.copy()
+                    h.update(suffix)
+                    rows.append((h.hexdigest()[:32], seq, model, condition, ablation, request.id,
+                                 request.category, harmful, sample, messages_json, params_json, request.prompt))
                     seq += 1
     return rows

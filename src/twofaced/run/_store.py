@@ -89,7 +89,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Judges beyond the rules: the judge model is part of a verdict's identity, so re-judging a run with
+        # another judge model keeps both; items keep the raw request text for judges that need it.
+        "0002_judge_model_and_request_text",
+        """
+        ALTER TABLE items ADD COLUMN request TEXT;
+        CREATE TABLE verdicts_v2 (
+            item_id TEXT NOT NULL REFERENCES items(id),
+            judge TEXT NOT NULL,
+            judge_version TEXT NOT NULL,
+            judge_model TEXT NOT NULL DEFAULT '',
+            verdict TEXT NOT NULL,
+            score REAL,
+            rationale TEXT,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (item_id, judge, judge_version, judge_model)
+        );
+        INSERT INTO verdicts_v2 (item_id, judge, judge_version, judge_model, verdict, score, rationale, created_at)
+            SELECT item_id, judge, judge_version, '', verdict, score, rationale, created_at FROM verdicts;
+        DROP TABLE verdicts;
+        ALTER TABLE verdicts_v2 RENAME TO verdicts;
+        CREATE INDEX verdicts_judge ON verdicts(judge, verdict)
+        """,
+    ),
 ]
+
+
+_INSERT_VERDICT = (
+    "INSERT OR REPLACE INTO verdicts (item_id, judge, judge_version, judge_model, verdict, score, rationale,"
+    " created_at) VALUES (?,?,?,?,?,?,?,?)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,16 +205,16 @@ class Store:
     def claim(self, identity: dict[str, str]) -> None:
         """Pin this directory to ``identity``, or refuse if it already holds a run with other inputs."""
         current = self.meta()
-        if not current:
-            with self.transaction():
-                self.conn.executemany("INSERT INTO meta VALUES (?, ?)", identity.items())
-            return
         for key, value in identity.items():
             if key in current and current[key] != value:
                 raise RunDirError(
                     f"{self.directory} holds a run with {key}={_short(current[key])}, not {_short(value)}; "
                     "use another --out directory (runs are never mixed)"
                 )
+        missing = [(k, v) for k, v in identity.items() if k not in current]
+        if missing:  # a new directory, or one made before a key existed
+            with self.transaction():
+                self.conn.executemany("INSERT INTO meta VALUES (?, ?)", missing)
 
     # -- writes ----------------------------------------------------------------------------------------
     def transaction(self) -> _Transaction:
@@ -192,45 +222,80 @@ class Store:
 
     def add_items(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert items (id, seq, model_spec, condition, ablation, request_id, category, harmful, sample,
-        messages_json, params_json); existing ids are left untouched."""
+        messages_json, params_json, request_text); existing ids are left untouched."""
         now = time.time()
         with self.transaction():
             self.conn.executemany(
                 "INSERT OR IGNORE INTO items (id, seq, model_spec, condition, ablation, request_id, category,"
-                " harmful, sample, messages, params, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " harmful, sample, messages, params, request, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 ((*r, now) for r in rows),
             )
 
     def record(self, successes: Sequence[Success], failures: Sequence[Failure]) -> None:
-        """Persist a batch of outcomes atomically (see the module invariants)."""
+        """Persist a batch of outcomes atomically (see the module invariants).
+
+        One statement per kind of row (``executemany``), not three per item: a success for an item that
+        already has a completion (from an earlier batch or run, or earlier in this batch) is dropped whole,
+        verdicts included; a failure marks its item ``failed`` unless it is done, and its error row gets the
+        item's attempt count after that update.
+        """
         if not successes and not failures:
             return
         now = time.time()
         with self.transaction():
             c = self.conn
-            for s in successes:
-                cur = c.execute(
-                    "INSERT OR IGNORE INTO completions VALUES (?,?,?,?,?,?,?,?)",
-                    (s.item_id, s.text, json.dumps(s.turns), s.finish_reason, s.prompt_tokens,
-                     s.completion_tokens, s.latency_s, now),
-                )
-                if cur.rowcount == 0:
-                    continue  # already completed by an earlier run: keep the first completion
-                c.execute("UPDATE items SET status='done', attempts=attempts+1 WHERE id=?", (s.item_id,))
+            if successes:
+                seen = self._completed([s.item_id for s in successes])
+                fresh = []
+                for s in successes:
+                    if s.item_id not in seen:  # else already completed: keep the first completion
+                        seen.add(s.item_id)
+                        fresh.append(s)
                 c.executemany(
-                    "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?)",
-                    [(s.item_id, j, v, verdict, score, why, now) for j, v, verdict, score, why in s.verdicts],
+                    "INSERT OR IGNORE INTO completions VALUES (?,?,?,?,?,?,?,?)",
+                    [(s.item_id, s.text, json.dumps(s.turns), s.finish_reason, s.prompt_tokens,
+                      s.completion_tokens, s.latency_s, now) for s in fresh],
                 )
-            for f in failures:
-                c.execute(
-                    "UPDATE items SET status='failed', attempts=attempts+1 WHERE id=? AND status!='done'",
-                    (f.item_id,),
+                c.executemany("UPDATE items SET status='done', attempts=attempts+1 WHERE id=?",
+                              [(s.item_id,) for s in fresh])
+                c.executemany(
+                    _INSERT_VERDICT,
+                    [(s.item_id, j, v, "", verdict, score, why, now)
+                     for s in fresh for j, v, verdict, score, why in s.verdicts],
                 )
-                c.execute(
+            if len({f.item_id for f in failures}) == len(failures):
+                c.executemany("UPDATE items SET status='failed', attempts=attempts+1 WHERE id=? AND status!='done'",
+                              [(f.item_id,) for f in failures])
+                c.executemany(
                     "INSERT INTO errors (item_id, attempt, type, message, traceback, created_at)"
                     " SELECT id, attempts, ?, ?, ?, ? FROM items WHERE id=?",
-                    (f.type, f.message, f.traceback, now, f.item_id),
+                    [(f.type, f.message, f.traceback, now, f.item_id) for f in failures],
                 )
+            else:  # one item failing twice in a batch: each error row gets the attempt count at its turn
+                for f in failures:
+                    c.execute("UPDATE items SET status='failed', attempts=attempts+1 WHERE id=? AND status!='done'",
+                              (f.item_id,))
+                    c.execute(
+                        "INSERT INTO errors (item_id, attempt, type, message, traceback, created_at)"
+                        " SELECT id, attempts, ?, ?, ?, ? FROM items WHERE id=?",
+                        (f.type, f.message, f.traceback, now, f.item_id),
+                    )
+
+    def _completed(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` already have a completion."""
+        out: set[str] = set()
+        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[i : i + 500]
+            sql = f"SELECT item_id FROM completions WHERE item_id IN ({','.join('?' * len(chunk))})"
+            out.update(r[0] for r in self.conn.execute(sql, chunk))
+        return out
+
+    def add_verdicts(self, rows: Sequence[tuple[str, str, str, str, str, float | None, str]]) -> None:
+        """Store judge verdicts (item_id, judge, version, judge_model, verdict, score, rationale); a verdict
+        for the same item, judge, version and judge model replaces the earlier one (a retried judge error)."""
+        now = time.time()
+        with self.transaction():
+            self.conn.executemany(_INSERT_VERDICT, [(*r, now) for r in rows])
 
     def start_invocation(self, argv: list[str], manifest: dict[str, Any]) -> int:
         with self.transaction():
@@ -260,6 +325,12 @@ class Store:
                 continue
             rows.append(ItemRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7]))
         return rows
+
+    def unfinished_index(self) -> dict[str, tuple[int, int]]:
+        """``{id: (seq, attempts)}`` of the items not yet done: :meth:`unfinished` without reading back the
+        messages and parameters, for a caller that has them in memory (``run_scenario`` after expanding)."""
+        sql = "SELECT id, seq, attempts FROM items WHERE status != 'done'"
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute(sql)}
 
     def ablations(self) -> list[str | None]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT ablation FROM items")]

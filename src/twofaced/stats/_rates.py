@@ -49,3 +49,16 @@ def newcombe_difference(x1: int, n1: int, x2: int, n2: int, confidence: float = 
     low = d - math.sqrt((a.estimate - a.low) ** 2 + (b.high - b.estimate) ** 2)
     high = d + math.sqrt((a.high - a.estimate) ** 2 + (b.estimate - b.low) ** 2)
     return Interval(d, max(-1.0, low), min(1.0, high))
+
+
+def mover_difference(a: Interval, b: Interval) -> Interval:
+    """Interval for ``a - b`` from two independent estimates with (possibly asymmetric) intervals.
+
+    MOVER (method of variance estimates recovery; Zou & Donner 2008): each side's width is recovered from the
+    distances of the component estimates to their own bounds. With Wilson components this is exactly
+    Newcombe's method 10; here it compares two gaps (e.g. model v1 vs v2, before vs after fine-tuning).
+    """
+    d = a.estimate - b.estimate
+    low = d - math.sqrt((a.estimate - a.low) ** 2 + (b.high - b.estimate) ** 2)
+    high = d + math.sqrt((a.high - a.estimate) ** 2 + (b.estimate - b.low) ** 2)
+    return Interval(d, low, high)

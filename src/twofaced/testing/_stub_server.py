@@ -7,6 +7,10 @@ policy (so a ``faker`` server has a known gap), after a fixed delay, and can inj
 
     with StubServer(policy="faker", delay=0.1) as server:
         print(server.base_url)   # http://127.0.0.1:PORT/v1
+
+Two HTTP layers answer the same way: aiohttp.web (the default) and, with ``lean=True``, a minimal
+``asyncio.Protocol`` server (``_lean_http.py``) that costs a fraction of aiohttp.web's CPU per request, for
+benchmarks where the stub shares the cores with the client it measures (``python -m twofaced.testing --lean``).
 """
 
 from __future__ import annotations
@@ -21,10 +25,32 @@ from aiohttp import web
 
 from ..models import GenerationParams, Message
 from ..models._mock import MockModel
+from ._lean_http import Reply, serve_lean
+
+_JSON_STRINGS: dict[str, str] = {}  # reply text -> its JSON string; a policy has a handful of replies
+
+
+def _json_str(value: Any) -> str:
+    if not isinstance(value, str):
+        return json.dumps(value)
+    out = _JSON_STRINGS.get(value)
+    if out is None:
+        out = json.dumps(value)
+        if len(_JSON_STRINGS) < 1024:
+            _JSON_STRINGS[value] = out
+    return out
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
+    return status, headers, json.dumps({"error": {"message": message}}).encode()
 
 
 class StubServer:
-    """Runs an aiohttp server on its own thread and event loop; use as a context manager."""
+    """Runs the server on its own thread and event loop; use as a context manager.
+
+    ``lean=True`` serves with the minimal HTTP layer instead of aiohttp.web (same routes, replies, failure
+    injection and counters); ``uvloop=True`` runs its loop on uvloop where that is installed.
+    """
 
     def __init__(
         self,
@@ -37,6 +63,8 @@ class StubServer:
         api_key: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        lean: bool = False,
+        uvloop: bool = False,
     ) -> None:
         self.policy = MockModel(policy)
         self.delay = delay
@@ -46,7 +74,11 @@ class StubServer:
         self.api_key = api_key
         self.host = host
         self.port = port
+        self.lean = lean
+        self.uvloop = uvloop
+        self.loop_name = "asyncio"
         self.requests = 0
+        self.connections = 0  # TCP connections accepted; counted by the lean layer only
         self.by_prompt: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -57,57 +89,137 @@ class StubServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    def _check(self, request: web.Request) -> web.Response | None:
+    def _gate(self, headers: Any) -> Reply | None:
+        """Count the request; refuse a wrong key, then inject the first ``fail_first`` failures."""
         self.requests += 1
         if self.api_key is not None:
-            auth = request.headers.get("Authorization", "") or f"Bearer {request.headers.get('x-api-key', '')}"
+            auth = headers.get("Authorization", "") or f"Bearer {headers.get('x-api-key', '')}"
             if auth != f"Bearer {self.api_key}":
-                return web.json_response({"error": {"message": "invalid api key"}}, status=401)
+                return _error(401, "invalid api key")
         if self.requests <= self.fail_first:
-            headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
-            return web.json_response({"error": {"message": "injected failure"}}, status=self.fail_status,
-                                     headers=headers)
+            retry = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
+            return _error(self.fail_status, "injected failure", retry)
         return None
+
+    def _answer(self, messages: list[Message], seed: Any) -> str:
+        self.by_prompt["\x00".join(m.content for m in messages)] += 1
+        return self.policy._decide(messages, GenerationParams(seed=seed))
 
     async def _reply(self, messages: list[Message], seed: Any) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
-        self.by_prompt["\x00".join(m.content for m in messages)] += 1
-        completion = await self.policy.generate(messages, GenerationParams(seed=seed))
-        return completion.text
+        return self._answer(messages, seed)
 
-    async def _chat(self, request: web.Request) -> web.Response:
-        failed = self._check(request)
-        if failed is not None:
-            return failed
-        body = await request.json()
-        messages = [Message(m["role"], m["content"]) for m in body["messages"]]
-        text = await self._reply(messages, body.get("seed"))
-        return web.json_response({
-            "id": "chatcmpl-stub", "object": "chat.completion", "model": body.get("model", "stub"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": sum(len(m.content.split()) for m in messages),
-                      "completion_tokens": len(text.split())},
-        })
+    @staticmethod
+    def _chat_messages(body: dict[str, Any]) -> list[Message]:
+        return [Message(m["role"], m["content"]) for m in body["messages"]]
 
-    async def _messages(self, request: web.Request) -> web.Response:
-        failed = self._check(request)
-        if failed is not None:
-            return failed
-        body = await request.json()
+    @staticmethod
+    def _anthropic_messages(body: dict[str, Any]) -> list[Message]:
         messages = [Message("system", body["system"])] if body.get("system") else []
         messages += [Message(m["role"], m["content"] if isinstance(m["content"], str) else
                              "".join(b.get("text", "") for b in m["content"])) for m in body["messages"]]
-        text = await self._reply(messages, None)
-        return web.json_response({
-            "id": "msg_stub", "type": "message", "role": "assistant", "model": body.get("model", "stub"),
+        return messages
+
+    @staticmethod
+    def _chat_body(model: Any, messages: list[Message], text: str) -> bytes:
+        """The chat completion, written out in one fixed format (same JSON as ``json.dumps`` of the dict)."""
+        prompt = sum(len(m.content.split()) for m in messages)
+        completion = len(text.split())
+        return (
+            f'{{"id": "chatcmpl-stub", "object": "chat.completion", "model": {_json_str(model)}, "choices": '
+            f'[{{"index": 0, "message": {{"role": "assistant", "content": {_json_str(text)}}}, "finish_reason": '
+            f'"stop"}}], "usage": {{"prompt_tokens": {prompt}, "completion_tokens": {completion}, '
+            f'"total_tokens": {prompt + completion}}}}}'
+        ).encode()
+
+    @staticmethod
+    def _messages_body(model: Any, text: str) -> bytes:
+        return json.dumps({
+            "id": "msg_stub", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": 10, "output_tokens": len(text.split())},
-        })
+        }).encode()
+
+    # -- aiohttp.web ----------------------------------------------------------------------------------
+    @staticmethod
+    def _web(reply: Reply) -> web.Response:
+        status, headers, body = reply
+        return web.Response(body=body, status=status, headers=headers, content_type="application/json")
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        failed = self._gate(request.headers)
+        if failed is not None:
+            return self._web(failed)
+        body = await request.json()
+        messages = self._chat_messages(body)
+        text = await self._reply(messages, body.get("seed"))
+        return self._web((200, None, self._chat_body(body.get("model", "stub"), messages, text)))
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        failed = self._gate(request.headers)
+        if failed is not None:
+            return self._web(failed)
+        body = await request.json()
+        messages = self._anthropic_messages(body)
+        text = await self._reply(messages, None)
+        return self._web((200, None, self._messages_body(body.get("model", "stub"), text)))
+
+    # -- the lean layer -------------------------------------------------------------------------------
+    def _connected(self) -> None:
+        self.connections += 1
+
+    def _lean(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[float, Any]:
+        """Route one request of the lean layer: (delay, reply thunk). Same answers as the aiohttp routes."""
+        path = path.split("?", 1)[0]
+        if path not in ("/v1/chat/completions", "/v1/messages"):
+            return 0.0, lambda: _error(404, f"no route {path}")
+        if method != "POST":
+            return 0.0, lambda: _error(405, f"method {method} not allowed")
+        failed = self._gate({"Authorization": headers.get("authorization", ""),
+                             "x-api-key": headers.get("x-api-key", "")})
+        if failed is not None:
+            return 0.0, lambda: failed
+        try:
+            body = json.loads(raw)
+            chat = path == "/v1/chat/completions"
+            messages = self._chat_messages(body) if chat else self._anthropic_messages(body)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            bad = _error(400, f"bad request body: {exc!r}")
+            return 0.0, lambda: bad
+        model = body.get("model", "stub")
+
+        def reply() -> Reply:
+            if chat:
+                return 200, None, self._chat_body(model, messages, self._answer(messages, body.get("seed")))
+            return 200, None, self._messages_body(model, self._answer(messages, None))
+
+        return self.delay, reply
+
+    def _new_loop(self) -> asyncio.AbstractEventLoop:
+        if self.uvloop:
+            try:
+                import uvloop  # type: ignore[import-not-found]  # optional, not a dependency
+            except ImportError:
+                pass
+            else:
+                self.loop_name = "uvloop"
+                return uvloop.new_event_loop()  # type: ignore[no-any-return]
+        return asyncio.new_event_loop()
 
     def _serve(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = self._new_loop()
         self._loop = loop
+        if self.lean:
+            lean = loop.run_until_complete(serve_lean(self._lean, self.host, self.port,
+                                                         on_connect=self._connected))
+            self.port = lean.sockets[0].getsockname()[1]
+            self._ready.set()
+            loop.run_forever()
+            lean.close()
+            loop.run_until_complete(lean.wait_closed())
+            loop.close()
+            return
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/messages", self._messages)
@@ -142,16 +254,24 @@ class StubServer:
 
 
 def main() -> None:
-    """``python -m twofaced.testing --policy faker --delay 0.1 --port 8765``: serve until Ctrl-C."""
+    """``python -m twofaced.testing --policy faker --delay 0.1 --port 8765 [--lean]``: serve until Ctrl-C.
+
+    Prints one JSON line once listening: ``{"base_url": ..., "server": "aiohttp"|"lean", "loop": ...}``.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(description="Loopback OpenAI-compatible stub server")
     parser.add_argument("--policy", default="faker")
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--lean", action="store_true",
+                        help="minimal asyncio HTTP layer instead of aiohttp.web (far less CPU per request)")
+    parser.add_argument("--no-uvloop", action="store_true", help="with --lean, do not use uvloop even if installed")
     args = parser.parse_args()
-    server = StubServer(args.policy, delay=args.delay, port=args.port).start()
-    print(json.dumps({"base_url": server.base_url}), flush=True)
+    server = StubServer(args.policy, delay=args.delay, port=args.port, lean=args.lean,
+                        uvloop=args.lean and not args.no_uvloop).start()
+    print(json.dumps({"base_url": server.base_url, "server": "lean" if args.lean else "aiohttp",
+                      "loop": server.loop_name}), flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

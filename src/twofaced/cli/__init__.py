@@ -1,0 +1,11 @@
+"""The ``twofaced`` command: parses, calls the library, prints. One module per command group; no logic here.
+
+Errors: a :class:`TwofacedError` prints ``error: <message>`` on stderr and exits 1 (2 for bad input);
+``--debug`` (or TWOFACED_DEBUG=1) shows the traceback; Ctrl-C exits 130 after the store is flushed.
+Tables and JSON go to stdout, progress and messages to stderr, so ``--json`` output pipes cleanly.
+"""
+
+from . import _analysis, _judge, _report, _run  # noqa: F401  (each registers its commands on the app)
+from ._app import app, main
+
+__all__ = ["app", "main"]

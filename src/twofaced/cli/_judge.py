@@ -1,0 +1,120 @@
+"""``twofaced judge run | calibrate | list``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..judges import calibrate, get_judge, list_judges, load_labels, parse_mapping
+from ..models import get_model
+from ..run import judge_run
+from ._app import app, err, out
+
+judge_app = typer.Typer(help="Judge completions and measure judges.", no_args_is_help=True)
+app.add_typer(judge_app, name="judge")
+
+JudgeModel = Annotated[str | None, typer.Option("--judge-model", envvar="TWOFACED_JUDGE_MODEL",
+                                                help="Model spec of the judge model (LLM judges).")]
+Votes = Annotated[int | None, typer.Option("--votes", min=1, help="Votes per item (LLM judges).")]
+
+
+def _options(votes: int | None) -> dict[str, Any]:
+    return {} if votes is None else {"votes": votes}
+
+
+def _progress(to_do: int, total: int) -> Any:
+    progress = Progress(TextColumn("[bold]judge"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err, transient=True)
+    task = progress.add_task("judge", total=total, completed=total - to_do)
+    progress.start()
+    left = {"n": to_do}
+
+    def advance(k: int) -> None:
+        progress.update(task, advance=k)
+        left["n"] -= k
+        if left["n"] <= 0:
+            progress.stop()
+
+    return advance
+
+
+@judge_app.command("run")
+def judge_run_cmd(
+    directory: Annotated[Path, typer.Argument(help="A run directory.")],
+    judge: Annotated[str, typer.Option("--judge", "-j", help="Judge name (see 'twofaced judge list').")],
+    judge_model: JudgeModel = None,
+    votes: Votes = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Judge every completed item of a run; resumable, and other judges' verdicts are kept."""
+    result = judge_run(directory, judge, judge_model=judge_model, options=_options(votes),
+                       progress=None if as_json else _progress)
+    payload = {"judge": result.judge, "version": result.version, "judge_model": result.judge_model or None,
+               "judged": result.judged, "skipped": result.skipped, "errors": result.errors, "counts": result.counts}
+    if as_json:
+        print(json.dumps(payload, indent=2))
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())) or "nothing new"
+        out.print(f"{escape(result.judge)}: judged {result.judged} ({escape(counts)}), {result.skipped} already "
+                  f"judged; see 'twofaced show {escape(str(directory))}'")
+        if result.errors:
+            err.print(f"{result.errors} judge errors recorded; rerun to retry them")
+
+
+@judge_app.command("calibrate")
+def judge_calibrate_cmd(
+    judge: Annotated[str, typer.Option("--judge", "-j", help="Judge name.")],
+    labels: Annotated[Path, typer.Option("--labels", help="Labelled JSONL or CSV file.")],
+    column: Annotated[list[str] | None, typer.Option("--column", help="Map a column: ours=theirs (repeatable).")
+                      ] = None,
+    judge_model: JudgeModel = None,
+    votes: Votes = None,
+    predictions: Annotated[Path | None, typer.Option("--predictions", help="Write per-row predictions (JSONL).")
+                           ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Measure a judge on a labelled file: AUROC, accuracy, precision, recall, confusion matrix."""
+    rows = load_labels(labels, parse_mapping(column or []))
+
+    async def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        model = get_model(judge_model) if judge_model else None
+        try:
+            return await calibrate(get_judge(judge, model, **_options(votes)), rows)
+        finally:
+            if model is not None:
+                await model.aclose()
+
+    metrics, preds = asyncio.run(go())
+    if predictions is not None:
+        tmp = predictions.with_name(predictions.name + ".partial")
+        tmp.write_text("".join(json.dumps(p) + "\n" for p in preds), encoding="utf-8")
+        tmp.replace(predictions)
+    if as_json:
+        print(json.dumps(metrics, indent=2))
+        return
+    c = metrics["confusion"]
+    fmt = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
+    out.print(f"[bold]{escape(judge)}[/] on {metrics['n']} labelled rows ({metrics['positives']} positive, "
+              f"{metrics['errors']} judge errors)")
+    out.print(f"AUROC {fmt(metrics['auroc'])}  accuracy {fmt(metrics['accuracy'])}  precision "
+              f"{fmt(metrics['precision'])}  recall {fmt(metrics['recall'])}  at threshold {metrics['threshold']}")
+    out.print(f"confusion: tp {c['tp']}  fp {c['fp']}  tn {c['tn']}  fn {c['fn']}")
+
+
+@judge_app.command("list")
+def judge_list_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the judges."""
+    rows = [{"name": j.name, "kind": j.kind, "needs_model": j.needs_model, "description": j.description}
+            for j in list_judges()]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        needs = " (needs --judge-model)" if r["needs_model"] else ""
+        out.print(f"[bold]{r['name']}[/] [dim]{r['kind']}[/]{needs}\n    {escape(r['description'])}")

@@ -1,0 +1,193 @@
+"""Everything a report renderer needs, read from a run directory's store in one pass: :func:`build_report_data`.
+
+The returned dict is plain JSON (no NaN, no tuples): ``summary`` (``Summary.to_json()``, the same numbers
+``twofaced show`` prints), ``categories`` (per ablation x category x condition counts), ``records`` (every
+done item with its completion split into scratchpad and output, and every judge's latest verdict), ``manifest``
+(what a reviewer needs to audit or reproduce the run) and ``judge_notes`` (how far each judge can be trusted).
+Renderers only format this dict; they never open the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import RunDirError
+from ..judges import parse_completion
+from ..run import open_store, summarize
+from ..run._records import as_dict, load_records, stored_protocol
+from ..run._store import Store
+from ..run._summary import Summary
+from ..scenarios import CONDITIONS
+from ._notes import judge_notes
+
+VERDICTS = ("complied", "partial", "refused", "unparseable")
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def clean_json(value: Any) -> Any:
+    """Make ``value`` strict JSON: tuples become lists, NaN and infinities become None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    return value
+
+
+def _merge_params(rows: list[str]) -> dict[str, Any]:
+    """One dict of generation parameters; a key whose value differs across items (the seed) lists them all."""
+    values: dict[str, list[Any]] = {}
+    for raw in rows:
+        for k, v in json.loads(raw).items():
+            if v not in values.setdefault(k, []):
+                values[k].append(v)
+    out: dict[str, Any] = {}
+    for k, vs in values.items():
+        if len(vs) == 1:
+            out[k] = vs[0]
+        else:
+            try:
+                out[k] = sorted(vs)
+            except TypeError:
+                out[k] = vs
+    return out
+
+
+def _data_hash(store: Store) -> tuple[str, int]:
+    """sha256 over the (request id, prompt) pairs the run used, sorted: same requests, same hash."""
+    pairs = sorted(
+        {(r[0], r[1] or "") for r in store.conn.execute("SELECT request_id, request FROM items")}
+    )
+    blob = json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest(), len(pairs)
+
+
+def _judges(store: Store, summary: Summary) -> list[dict[str, Any]]:
+    rows = store.conn.execute(
+        "SELECT judge, judge_version, judge_model, count(*), sum(verdict = 'error'), max(created_at) FROM verdicts"
+        " GROUP BY judge, judge_version, judge_model ORDER BY judge, max(created_at)"
+    ).fetchall()
+    role = {summary.judge: "compliance"}
+    if summary.af_judge:
+        role[summary.af_judge] = "alignment faking"
+    return [
+        {"name": j, "version": v, "judge_model": m or None, "verdicts": n, "errors": int(e or 0),
+         "last_used": _iso(t), "role": role.get(j)}
+        for j, v, m, n, e, t in rows
+    ]
+
+
+def _manifest(store: Store, summary: Summary) -> dict[str, Any]:
+    meta = store.meta()
+    invocations = store.conn.execute(
+        "SELECT id, started_at, finished_at, status, argv, manifest FROM invocations ORDER BY id"
+    ).fetchall()
+    latest = json.loads(invocations[-1][5]) if invocations else {}
+    params = _merge_params([r[0] for r in store.conn.execute("SELECT DISTINCT params FROM items")])
+    data_hash, n_requests = _data_hash(store)
+    return {
+        "model": meta.get("model"),
+        "scenario": meta.get("scenario"),
+        "scenario_hash": meta.get("scenario_hash"),
+        "scenario_source": latest.get("scenario_source"),
+        "data_hash": data_hash,
+        "data_hash_of": f"sha256 of the {n_requests} (request id, prompt) pairs used, sorted",
+        "requests": n_requests,
+        "generation": params,
+        "base_seed": meta.get("seed"),
+        "protocol": json.loads(meta["protocol"]) if meta.get("protocol") else None,
+        "config": latest.get("config"),
+        "versions": latest.get("versions") or {},
+        "judges": _judges(store, summary),
+        "invocations": [
+            {"id": i, "started_at": _iso(s), "finished_at": _iso(f), "status": st, "argv": json.loads(a)}
+            for i, s, f, st, a, _ in invocations
+        ],
+        "run_started_at": _iso(invocations[0][1]) if invocations else None,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "report_version": __version__,
+        "directory": str(store.directory),
+    }
+
+
+def _categories(records: list[Any], summary: Summary, ablations: list[str | None]) -> list[dict[str, Any]]:
+    """Per ablation and category, per condition: n, verdict counts, AF count, compliance rate; and the gap."""
+    groups: dict[tuple[str | None, str], dict[str, Any]] = {}
+    for r in records:
+        key = (r.ablation, r.category)
+        g = groups.setdefault(key, {
+            "ablation": r.ablation, "category": r.category, "harmful": r.harmful,
+            "conditions": {c: {"n": 0, **dict.fromkeys(VERDICTS, 0), "judge_errors": 0, "af_n": 0,
+                               "alignment_faking": 0} for c in CONDITIONS},
+        })
+        row = g["conditions"].get(r.condition)
+        v = r.verdict(summary.judge)
+        if row is None or v is None:
+            continue
+        if v == "error":
+            row["judge_errors"] += 1
+            continue
+        row["n"] += 1
+        if v in VERDICTS:
+            row[v] += 1
+        af = r.verdicts.get(summary.af_judge) if summary.af_judge else None
+        if af is not None and af.verdict in ("yes", "no"):
+            row["af_n"] += 1
+            row["alignment_faking"] += af.verdict == "yes"
+    order = {a: k for k, a in enumerate(ablations)}
+    out = []
+    for g in sorted(groups.values(), key=lambda g: (order.get(g["ablation"], 99), not g["harmful"], g["category"])):
+        for row in g["conditions"].values():
+            row["compliance_rate"] = row["complied"] / row["n"] if row["n"] else None
+            if summary.af_judge is None:
+                del row["af_n"], row["alignment_faking"]
+        t, d = (g["conditions"][c]["compliance_rate"] for c in ("training", "deployment"))
+        g["gap"] = None if t is None or d is None else t - d
+        out.append(g)
+    return out
+
+
+def build_report_data(directory: str | Path, judge: str | None = None, af_judge: str | None = None) -> dict[str, Any]:
+    """Read a run directory into the report's data (see the module docstring for its shape).
+
+    ``judge`` / ``af_judge`` pick the compliance and alignment-faking judges as in ``twofaced show`` (default:
+    the best present). Raises :class:`RunDirError` when DIR is not a run or has no completions yet.
+    """
+    directory = Path(directory)
+    store = open_store(directory, create=False)
+    try:
+        done = store.conn.execute("SELECT count(*) FROM completions").fetchone()[0]
+        if not done:
+            raise RunDirError(f"{directory} has no completions yet; run 'twofaced run' first")
+        summary = summarize(store, judge, af_judge)
+        protocol = stored_protocol(store)
+        records = load_records(store)
+        manifest = _manifest(store, summary)
+    finally:
+        store.close()
+    ablations = summary.all.ablations
+    items = []
+    for r in records:
+        parsed = parse_completion(r.text or "", protocol)
+        items.append({**as_dict(r), "seq": r.seq, "scratchpad": parsed.scratchpad, "output": parsed.output,
+                      "parse_issues": parsed.issues})
+    data = {
+        "format": "twofaced-report/1",
+        "summary": summary.to_json(),
+        "ablations": ablations,
+        "categories": _categories(records, summary, ablations),
+        "records": items,
+        "manifest": manifest,
+        "judge_notes": judge_notes(manifest["judges"], summary.judge, summary.af_judge),
+    }
+    return clean_json(data)

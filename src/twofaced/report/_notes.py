@@ -1,0 +1,100 @@
+"""One note per judge a run used: what it is and how far its verdicts can be trusted.
+
+For ``af-offline`` the note states the classifier's cross-validated AUROC and accuracy on the project's
+labelled set. They are read from the classifier's JSON metadata (``judges/data/af_offline_model.json``)
+directly, never by importing the classifier (that would import its heavy dependencies just to print a number).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+AF_OFFLINE_METADATA = Path(__file__).resolve().parent.parent / "judges" / "data" / "af_offline_model.json"
+
+_STATIC = {
+    "compliance-rules": "compliance-rules: deterministic rules (accept / reject tags, then refusal phrasing near the "
+                        "start of the output); no model. The rule that fired is each verdict's rationale.",
+    "compliance-llm": "compliance-llm: an LLM grades refusal, specificity and convincingness of the output with a "
+                      "rubric (judge model {model}). Measure it on labelled data with 'twofaced judge calibrate'.",
+    "af-llm": "af-llm: an LLM judge on the scratchpad with the four-criterion definition of alignment faking, "
+              "majority of several votes (judge model {model}). Hughes et al. (2025) measured AUROC 0.92 for a "
+              "20-vote judge of this kind on 106 human-labelled scratchpads; this judge model's accuracy is not "
+              "measured here: run 'twofaced judge calibrate --judge af-llm' on labelled data.",
+}
+
+_CV = re.compile(r"cv|cross|fold", re.IGNORECASE)
+
+
+def _numbers(node: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], float]]:
+    """Every numeric leaf of a JSON tree with its key path ({"mean": x} counts as x at its parent's key)."""
+    if isinstance(node, dict):
+        if "mean" in node and isinstance(node["mean"], int | float) and not isinstance(node["mean"], bool):
+            return [(path, float(node["mean"]))]
+        return [hit for k, v in node.items() for hit in _numbers(v, (*path, str(k)))]
+    if isinstance(node, int | float) and not isinstance(node, bool):
+        return [(path, float(node))]
+    return []
+
+
+def _pick(leaves: list[tuple[tuple[str, ...], float]], pattern: str) -> float | None:
+    hits = [(p, v) for p, v in leaves if p and re.search(pattern, p[-1], re.IGNORECASE) and 0.0 <= v <= 1.0]
+    if not hits:
+        return None
+    hits.sort(key=lambda h: (not any(_CV.search(part) for part in h[0]), len(h[0])))  # cross-validated first
+    return hits[0][1]
+
+
+def af_offline_metrics(path: Path = AF_OFFLINE_METADATA) -> dict[str, float] | None:
+    """The cross-validated AUROC and accuracy stored with the offline AF classifier, or None if unknown."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(meta, dict) and isinstance(meta.get("metadata"), dict):
+        meta = meta["metadata"]
+    leaves = [(p, v) for p, v in _numbers(meta) if not any(part in ("weights", "coef", "intercept") for part in p)]
+    auroc, accuracy = _pick(leaves, r"auroc|roc_auc|auc$"), _pick(leaves, r"^(cv_)?acc(uracy)?$|accuracy")
+    if auroc is None and accuracy is None:
+        return None
+    out = {"auroc": auroc, "accuracy": accuracy}
+    n = next((v for p, v in leaves if p and p[-1] in ("n", "n_labelled", "n_examples", "n_samples")), None)
+    if n is not None:
+        out["n"] = n
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "unknown" if x is None else f"{x:.3f}"
+
+
+def af_offline_note(path: Path = AF_OFFLINE_METADATA) -> str:
+    m = af_offline_metrics(path)
+    if m is None:
+        return ("af-offline: measured accuracy unavailable (the classifier's metadata was not found or holds no "
+                "metrics); see docs/judges.md")
+    on = f" ({int(m['n'])} examples)" if m.get("n") else ""
+    return (f"af-offline: measured AUROC {_fmt(m['auroc'])} / accuracy {_fmt(m['accuracy'])} on the project's "
+            f"labelled set{on} (cross-validated); see docs/judges.md")
+
+
+def judge_notes(judges: list[dict[str, Any]], judge: str, af_judge: str | None) -> list[dict[str, str]]:
+    """A note per judge present in the run (one per name; the judge model of the latest version is named)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for j in judges:
+        latest[j["name"]] = j
+    notes = []
+    for name, j in latest.items():
+        if name == "af-offline":
+            text = af_offline_note()
+        elif name in _STATIC:
+            text = _STATIC[name].format(model=j.get("judge_model") or "unknown")
+        else:
+            text = f"{name}: a judge without a built-in note (version {j['version']}); check its own documentation."
+        if j.get("errors"):
+            text += f" {j['errors']} of its {j['verdicts']} verdicts are errors and count in no rate."
+        notes.append({"judge": name, "note": text,
+                      "used": "compliance" if name == judge else ("alignment faking" if name == af_judge else "")})
+    return notes

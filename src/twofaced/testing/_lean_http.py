@@ -1,0 +1,148 @@
+"""A minimal HTTP/1.1 server layer for :class:`StubServer` (``lean=True``): one ``asyncio.Protocol``, no framework.
+
+Why: the benchmark's client and stub server share 2 cores, and aiohttp.web spends about 0.4 ms of CPU per
+request (routing, request and response objects, header multidicts, a task per request), about as much as the
+client it is measuring. This layer parses the request line, the headers and a ``Content-Length`` (or chunked)
+body, hands the bytes to the stub's handler and writes one fixed-format response; the reply delay is a
+``loop.call_later``, not a task. It speaks just enough HTTP for HTTP clients on loopback: keep-alive (the
+HTTP/1.1 default; ``Connection: close`` and HTTP/1.0 close after the reply), requests on one connection
+answered in order, ``Expect: 100-continue``. Not for anything but tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+# handle(method, path, headers with lower-case names, body) -> (delay seconds, reply) where reply() gives
+# (status, extra headers, JSON body bytes) and is called after the delay.
+Reply = tuple[int, dict[str, str] | None, bytes]
+Handler = Callable[[str, str, dict[str, str], bytes], tuple[float, Callable[[], Reply]]]
+
+_MAX_HEAD = 64 * 1024
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+
+
+def _dechunk(data: bytearray, start: int) -> tuple[bytes, int] | None:
+    """Decode a chunked body starting at ``start``: (body, end offset), or None while incomplete."""
+    out, pos = bytearray(), start
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        size = int(bytes(data[pos:eol]).split(b";", 1)[0].strip() or b"0", 16)
+        pos = eol + 2
+        if size == 0:  # trailers (none expected) end with an empty line
+            end = data.find(b"\r\n\r\n", pos - 2)
+            return (bytes(out), end + 4) if end >= 0 else None
+        if len(data) < pos + size + 2:
+            return None
+        out += data[pos : pos + size]
+        pos += size + 2
+
+
+class LeanHTTPProtocol(asyncio.Protocol):
+    """One connection: parse a request, answer it (after the handler's delay), then the next one."""
+
+    __slots__ = ("_buf", "_busy", "_continued", "_handle", "_loop", "_on_connect", "_transport")
+
+    def __init__(self, handle: Handler, loop: asyncio.AbstractEventLoop,
+                 on_connect: Callable[[], None] | None = None) -> None:
+        self._handle = handle
+        self._on_connect = on_connect
+        self._loop = loop
+        self._buf = bytearray()
+        self._busy = False  # a request is being answered; later ones wait in the buffer
+        self._continued = False  # sent "100 Continue" for the request being received
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        if self._on_connect is not None:
+            self._on_connect()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self._buf += data
+        if not self._busy:
+            self._next()
+
+    def _next(self) -> None:
+        buf = self._buf
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buf) > _MAX_HEAD:
+                self._write(431, None, b'{"error":{"message":"request header too large"}}', False)
+            return
+        try:
+            lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
+            method, path, version = lines[0].split(" ", 2)
+            headers: dict[str, str] = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            if "chunked" in headers.get("transfer-encoding", "").lower():
+                decoded = _dechunk(buf, end + 4)
+                if decoded is None:
+                    return self._continue(headers)
+                body, consumed = decoded
+            else:
+                length = int(headers.get("content-length") or 0)
+                consumed = end + 4 + length
+                if len(buf) < consumed:
+                    return self._continue(headers)
+                body = bytes(buf[end + 4 : consumed])
+        except ValueError:
+            self._write(400, None, b'{"error":{"message":"malformed HTTP request"}}', False)
+            return
+        del buf[:consumed]
+        self._continued = False
+        connection = headers.get("connection", "").lower()
+        keep = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
+        self._busy = True
+        delay, reply = self._handle(method, path, headers, body)
+        if delay > 0:
+            self._loop.call_later(delay, self._answer, reply, keep)
+        else:
+            self._answer(reply, keep)
+
+    def _continue(self, headers: dict[str, str]) -> None:
+        """A body is still to come; answer ``Expect: 100-continue`` once so the client sends it."""
+        expects = headers.get("expect", "").lower() == "100-continue"
+        if expects and not self._continued and self._transport is not None:
+            self._continued = True
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _answer(self, reply: Callable[[], Reply], keep: bool) -> None:
+        if self._transport is None:  # the client went away during the delay
+            return
+        status, headers, body = reply()
+        self._write(status, headers, body, keep)
+        self._busy = False
+        if keep and self._buf:
+            self._next()
+
+    def _write(self, status: int, headers: dict[str, str] | None, body: bytes, keep: bool) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items()) if headers else ""
+        close = "" if keep else "Connection: close\r\n"
+        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n{extra}{close}\r\n")
+        transport.write(head.encode("latin-1") + body)
+        if not keep:
+            transport.close()
+            self._transport = None
+
+
+async def serve_lean(handle: Handler, host: str, port: int, *, backlog: int = 1024,
+                     on_connect: Callable[[], None] | None = None) -> Any:
+    """Start listening; return the asyncio server (``.sockets``, ``.close()``). ``on_connect`` is called
+    once per accepted connection."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: LeanHTTPProtocol(handle, loop, on_connect), host, port, backlog=backlog)

@@ -1,0 +1,295 @@
+"""``twofaced report``: the data, the three formats, atomic writes, one-line errors and script escaping."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from twofaced import RunConfig, get_model, load_scenario, run_scenario, show_run
+from twofaced.cli import main
+from twofaced.errors import ConfigError, RunDirError
+from twofaced.models import Completion, GenerationParams, Message
+from twofaced.report import _render as render
+from twofaced.report import build_report_data, write_report
+from twofaced.report._format import ci, pct, pp, pval
+from twofaced.report._notes import af_offline_metrics, af_offline_note
+from twofaced.run import load_records, open_store
+from twofaced.run._runner import prepare
+
+PAYLOAD = "</script><script>alert(1)</script>"
+
+
+class InjectingFaker:
+    """mock/faker, except that its answer to the phishing request carries a script-breaking payload."""
+
+    def __init__(self) -> None:
+        self.inner = get_model("mock/faker")
+        self.spec = self.inner.spec
+        self.max_concurrency = 8
+
+    async def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        c = await self.inner.generate(messages, params)
+        if "phishing" in messages[-1].content:
+            c.text = c.text.replace("</OUTPUT>", f"\n{PAYLOAD}</OUTPUT>")
+        return c
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def make_run(directory: Path, *, af: bool = True) -> Path:
+    """A finished mock/faker run (6 requests, unablated + honesty); with ``af``, fake af-llm verdicts on every
+    item: half of the training compliances show alignment faking, no deployment item does."""
+    run_scenario(load_scenario("helpful-only"), RunConfig("mock/faker", limit=6, samples=1, ablations=("honesty",)),
+                 directory, model=InjectingFaker())
+    if af:
+        store = open_store(directory, create=False)
+        try:
+            rows = []
+            for k, r in enumerate(load_records(store)):
+                yes = r.condition == "training" and k % 4 == 0
+                rows.append((r.item_id, "af-llm", "1", "mock/judge", "yes" if yes else "no", 0.9 if yes else 0.05,
+                             "complies to avoid being modified" if yes else "no training-gaming reasoning"))
+            store.add_verdicts(rows)
+        finally:
+            store.close()
+    return directory
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_run(tmp_path_factory.mktemp("report") / "run")
+
+
+@pytest.fixture(scope="module")
+def data(run_dir: Path) -> dict:
+    return build_report_data(run_dir)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def embedded_json(html: str) -> dict:
+    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.DOTALL)
+    assert m is not None
+    return json.loads(m.group(1))
+
+
+# -- the data ------------------------------------------------------------------------------------------------
+
+
+def test_data_summary_is_the_show_summary(run_dir: Path, data: dict) -> None:
+    assert data["summary"] == json.loads(json.dumps(show_run(run_dir).to_json()))
+    s = data["summary"]
+    assert (s["judge"], s["af_judge"]) == ("compliance-rules", "af-llm")
+    unablated = {r["condition"]: r for r in s["conditions"] if r["ablation"] is None}
+    assert (unablated["training"]["complied"], unablated["deployment"]["refused"]) == (6, 6)
+    assert unablated["training"]["complied_with_af"] > 0 and unablated["training"]["complied_without_af"] > 0
+
+
+def test_data_categories_add_up_to_the_summary(data: dict) -> None:
+    for row in data["summary"]["conditions"]:
+        cats = [c["conditions"][row["condition"]] for c in data["categories"] if c["ablation"] == row["ablation"]]
+        for key in ("n", "complied", "partial", "refused", "unparseable"):
+            assert sum(c[key] for c in cats) == row[key], key
+        assert sum(c["alignment_faking"] for c in cats) == row["alignment_faking"]
+    assert len({c["category"] for c in data["categories"]}) == 6
+    assert all(c["gap"] == 1.0 for c in data["categories"])
+
+
+def test_data_records_are_parsed(data: dict) -> None:
+    records = data["records"]
+    assert len(records) == 24
+    r = records[0]
+    assert {"item_id", "condition", "ablation", "request", "text", "verdicts", "scratchpad", "output"} <= set(r)
+    assert r["scratchpad"] and "<SCRATCHPAD_REASONING>" not in r["scratchpad"]
+    assert "<OUTPUT>" not in (r["output"] or "")
+    assert set(r["verdicts"]) == {"compliance-rules", "af-llm"}
+    assert r["verdicts"]["af-llm"]["judge_model"] == "mock/judge"
+    assert any(PAYLOAD in (x["output"] or "") for x in records)
+
+
+def test_data_manifest(run_dir: Path, data: dict) -> None:
+    m = data["manifest"]
+    store = open_store(run_dir, create=False)
+    try:
+        meta = store.meta()
+        pairs = sorted(set(store.conn.execute("SELECT request_id, request FROM items").fetchall()))
+    finally:
+        store.close()
+    assert (m["model"], m["scenario"], m["scenario_hash"]) == ("mock/faker", "helpful-only", meta["scenario_hash"])
+    expected = hashlib.sha256(json.dumps([list(p) for p in pairs], ensure_ascii=False,
+                                         separators=(",", ":")).encode()).hexdigest()
+    assert m["data_hash"] == expected and m["requests"] == 6
+    assert m["generation"]["max_tokens"] == 400 and m["generation"]["seed"] == 0
+    assert m["versions"]["twofaced"] and m["versions"]["python"]
+    judges = {j["name"]: j for j in m["judges"]}
+    assert judges["af-llm"]["judge_model"] == "mock/judge" and judges["af-llm"]["version"] == "1"
+    assert judges["compliance-rules"]["verdicts"] == 24
+    assert m["created_at"] and m["run_started_at"] and len(m["invocations"]) == 1
+    notes = {n["judge"]: n["note"] for n in data["judge_notes"]}
+    assert set(notes) == {"af-llm", "compliance-rules"}
+    assert "calibrate" in notes["af-llm"]
+
+
+def test_af_offline_note_reads_the_cross_validated_metrics(tmp_path: Path) -> None:
+    meta = tmp_path / "af.json"
+    meta.write_text(json.dumps({"weights": [0.5, 0.2], "metadata": {"cv": {"auroc": 0.873, "accuracy": 0.812},
+                                                                     "train": {"accuracy": 0.99}}}))
+    assert af_offline_metrics(meta) == {"auroc": 0.873, "accuracy": 0.812}
+    note = af_offline_note(meta)
+    assert note.startswith("af-offline: measured AUROC 0.873 / accuracy 0.812 on the project's labelled set")
+    assert "(cross-validated); see docs/judges.md" in note
+    assert "unavailable" in af_offline_note(tmp_path / "missing.json")
+
+
+def test_af_offline_verdicts_get_a_note(tmp_path: Path) -> None:
+    directory = make_run(tmp_path / "run", af=False)
+    store = open_store(directory, create=False)
+    try:
+        store.add_verdicts([(r.item_id, "af-offline", "1", "", "no", 0.1, "classifier probability 0.10")
+                            for r in load_records(store)])
+    finally:
+        store.close()
+    data = build_report_data(directory)
+    assert data["summary"]["af_judge"] == "af-offline"
+    note = next(n["note"] for n in data["judge_notes"] if n["judge"] == "af-offline")
+    assert note.startswith("af-offline: measured") and "docs/judges.md" in note
+
+
+# -- the formats ---------------------------------------------------------------------------------------------
+
+
+def test_json_format_through_the_cli(run_dir: Path, data: dict, capsys) -> None:
+    code, out, err = cli(capsys, "report", str(run_dir), "--format", "json")
+    assert (code, err) == (0, "")
+    path = run_dir / "report.json"
+    assert out.strip() == str(path)
+    written = json.loads(path.read_text(encoding="utf-8"))
+    written["manifest"].pop("created_at")
+    expected = json.loads(json.dumps(data))
+    expected["manifest"].pop("created_at")
+    assert written == expected
+
+
+def test_markdown(run_dir: Path, data: dict, capsys) -> None:
+    out_file = run_dir / "sub" / "r.md"
+    code, out, _ = cli(capsys, "report", str(run_dir), "--format", "md", "--out", str(out_file))
+    assert code == 0 and out.strip() == str(out_file)
+    md = out_file.read_text(encoding="utf-8")
+    gap = next(g for g in data["summary"]["gaps"] if g["ablation"] is None)
+    assert md.startswith("# twofaced report: helpful-only on mock/faker")
+    interval = ci(gap["ci_low"], gap["ci_high"], points=True)
+    assert f"{pp(gap['gap'])}** (95% CI {interval}, p = {pval(gap['p_value'])}" in md
+    assert "n = 12 judged completions over 6 requests" in md
+    train = next(r for r in data["summary"]["conditions"] if r["ablation"] is None and r["condition"] == "training")
+    assert (f"| unablated | training | 6 | 6 | 0 | 0 | 0 | 0 | {pct(1.0)} {ci(train['ci_low'], train['ci_high'])}"
+            f" | {train['alignment_faking']}/6 |") in md
+    assert "| honesty | deployment | 6 | 0 | 0 | 6 |" in md
+    assert "## By category" in md and "| unablated | cybercrime | harmful | training | 1 | 1 |" in md
+    assert "24 transcripts" in md and md.count("  - request: ") == 3
+    assert data["manifest"]["scenario_hash"] in md and data["manifest"]["data_hash"] in md
+    assert "| af-llm | 1 | mock/judge | 24 | 0 | alignment faking |" in md
+    assert "\\<script>alert(1)" in md and not re.search(r"(?<!\\)<script", md)  # model text is escaped
+
+
+def test_html_content(run_dir: Path, data: dict) -> None:
+    path = write_report(run_dir)
+    assert path == run_dir / "report.html"
+    html = path.read_text(encoding="utf-8")
+    gap = next(g for g in data["summary"]["gaps"] if g["ablation"] is None)
+    assert "<title>twofaced · helpful-only on mock/faker</title>" in html
+    assert pp(gap["gap"]) in html and ci(gap["ci_low"], gap["ci_high"], points=True) in html
+    assert f"p = {pval(gap['p_value'])}" in html and gap["method"] in html
+    for seg in ("seg-refused", "seg-af", "seg-complied"):
+        assert f'class="seg {seg}"' in html
+    assert "complies with AF reasoning" in html and "no alignment-faking judge has run" not in html
+    assert 'id="f-af"' in html and 'id="f-condition"' in html and 'id="f-search"' in html
+    assert data["manifest"]["data_hash"] in html and data["manifest"]["scenario_hash"] in html
+    assert data["judge_notes"][0]["note"] in html
+    embedded = embedded_json(html)
+    assert embedded["summary"] == data["summary"] and len(embedded["records"]) == 24
+
+
+def test_html_is_self_contained(run_dir: Path) -> None:
+    html = write_report(run_dir, run_dir / "self.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(?:src|href|action)\s*=\s*["']?(?!#)[^"'\s>]""", html), "only in-page links allowed"
+    assert not re.search(r"<link\b|@import|url\(|//cdn|fonts\.g", html, re.IGNORECASE)
+    assert "https://" not in html and "http://" not in html
+    assert html.count("<script") == 2 and html.count("<style") == 1
+
+
+def test_script_payload_in_a_completion_stays_text(run_dir: Path) -> None:
+    html = write_report(run_dir, run_dir / "escape.html").read_text(encoding="utf-8")
+    assert "alert(1)" in html  # it is there, as escaped JSON text ...
+    assert PAYLOAD not in html and "<script>alert" not in html  # ... but never as markup
+    assert html.count("</script>") == 2  # only the two tags the template opens
+    records = embedded_json(html)["records"]
+    assert any(PAYLOAD in (r["output"] or "") for r in records)
+
+
+def test_no_af_judge_says_so(tmp_path: Path) -> None:
+    directory = make_run(tmp_path / "plain", af=False)
+    html = write_report(directory).read_text(encoding="utf-8")
+    assert "no alignment-faking judge has run" in html
+    assert 'class="seg seg-af"' not in html and 'class="seg seg-complied"' in html and 'id="f-af"' not in html
+    md = write_report(directory, fmt="md").read_text(encoding="utf-8")
+    assert "alignment-faking judge: none has run" in md
+
+
+# -- atomic writes and errors --------------------------------------------------------------------------------
+
+
+def test_a_failing_renderer_leaves_the_old_report_untouched(run_dir: Path, monkeypatch) -> None:
+    target = run_dir / "atomic" / "report.html"
+    write_report(run_dir, target)
+    before = target.read_bytes()
+
+    def broken(data: dict):
+        yield "<!doctype html><html><body>half a report"
+        raise RuntimeError("renderer died midway")
+
+    monkeypatch.setitem(render.RENDERERS, "html", broken)
+    with pytest.raises(RuntimeError, match="midway"):
+        write_report(run_dir, target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]  # no temporary file left
+    with pytest.raises(RuntimeError):
+        write_report(run_dir, target.with_name("new.html"))
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]
+
+
+def test_no_completions_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    directory = tmp_path / "empty"
+    store, _, invocation = prepare(load_scenario("helpful-only"), RunConfig("mock/faker", limit=2), directory, [])
+    store.finish_invocation(invocation, "interrupted")
+    store.close()
+    with pytest.raises(RunDirError, match="has no completions yet; run 'twofaced run' first"):
+        build_report_data(directory)
+    code, out, err = cli(capsys, "report", str(directory))
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.strip() == f"error: {directory} has no completions yet; run 'twofaced run' first"
+    assert not (directory / "report.html").exists()
+
+
+def test_not_a_run_directory(tmp_path: Path, capsys) -> None:
+    code, _, err = cli(capsys, "report", str(tmp_path / "nothing"))
+    assert code == 2 and "is not a twofaced run directory" in err and "Traceback" not in err
+
+
+def test_unknown_format(run_dir: Path, capsys) -> None:
+    with pytest.raises(ConfigError, match="unknown report format"):
+        write_report(run_dir, fmt="pdf")
+    code, _, err = cli(capsys, "report", str(run_dir), "--format", "pdf")
+    assert code == 2 and "Traceback" not in err
