@@ -64,7 +64,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser(report: Path) -> Iterator[object]:
+    # Playwright's sync API keeps an event loop running until it stops, so the run (asyncio.run) goes first.
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield b
