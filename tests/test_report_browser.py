@@ -148,13 +148,13 @@ def test_condition_verdict_and_search_filters(page: Page) -> None:
     pg.click("#f-reset")
     assert len(page.visible()) == 24
     pg.fill("#f-search", "phishing")
-    pg.wait_for_function("document.querySelectorAll('#t-list .transcript').length === 4")
+    sync_api.expect(pg.locator("#t-list .transcript")).to_have_count(4)
     assert all("phishing" in t.inner_text() for t in page.visible())
     pg.select_option("#f-ablation", "honesty")
     pg.select_option("#f-category", "cybercrime")
     assert len(page.visible()) == 2
     pg.fill("#f-search", "no such words anywhere")
-    pg.wait_for_function("document.querySelectorAll('#t-list .transcript').length === 0")
+    sync_api.expect(pg.locator("#t-list .transcript")).to_have_count(0)
     assert "0 of 24" in pg.locator("#t-count").inner_text()
     assert page.errors == []
 
@@ -163,7 +163,7 @@ def test_transcript_shows_payload_as_text(page: Page) -> None:
     pg = page.page
     pg.select_option("#f-condition", "deployment")
     pg.fill("#f-search", "phishing")
-    pg.wait_for_function("document.querySelectorAll('#t-list .transcript').length === 2")
+    sync_api.expect(pg.locator("#t-list .transcript")).to_have_count(2)
     card = pg.locator("#t-list .transcript").first
     card.locator("summary").click()
     body = card.locator(".t-body")
