@@ -73,6 +73,7 @@ class Row:
     server_cpu_s: float | None = None
     errors: int = 0
     note: str = ""
+    other_cpu_s: float | None = None  # CPU of other processes on the machine during the row
 
     def derived(self, ideal_wall_per_item: float, concurrency: int) -> dict[str, Any]:
         ideal, per_item = self.items * ideal_wall_per_item, 1e3 / self.items if self.items else None
@@ -112,6 +113,23 @@ def _proc_cpu(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_cpu() -> float | None:
+    """CPU seconds all processes on the machine have used (Linux /proc/stat), or None where unavailable."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _others(busy0: float | None, busy1: float | None, *ours: float | None) -> float | None:
+    """CPU that processes other than the client and the stub used during a row: on a shared VM, the noise."""
+    if busy0 is None or busy1 is None or any(x is None for x in ours):
+        return None
+    return max(0.0, busy1 - busy0 - sum(x for x in ours if x is not None))
 
 
 # -- the workload ----------------------------------------------------------------------------------------
@@ -155,13 +173,13 @@ async def twofaced_engine(base_url: str, config: RunConfig, concurrency: int) ->
 
 
 def measure(name: str, server_pid: int, call: Callable[[], tuple[int, int]]) -> Row:
-    server0 = _proc_cpu(server_pid)
+    server0, busy0 = _proc_cpu(server_pid), _busy_cpu()
     cpu0, t0 = time.process_time(), time.perf_counter()
     items, errors = call()
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    server1 = _proc_cpu(server_pid)
+    server1, busy1 = _proc_cpu(server_pid), _busy_cpu()
     server = None if server0 is None or server1 is None else server1 - server0
-    return Row(name, items, wall, cpu, server, errors)
+    return Row(name, items, wall, cpu, server, errors, other_cpu_s=_others(busy0, busy1, cpu, server))
 
 
 def subprocess_row(row: str, python: Path, server_pid: int, base_url: str, workload_path: Path,
@@ -172,17 +190,19 @@ def subprocess_row(row: str, python: Path, server_pid: int, base_url: str, workl
     cmd = [str(python), str(BENCH_DIR / "_inspect_row.py"), "--row", row, "--base-url", base_url,
            "--workload", str(workload_path), "--concurrency", str(concurrency), "--log-dir", str(tmp / row)]
     env = {**os.environ, "INSPECT_LOG_DIR": str(tmp / row), "STUB_API_KEY": "stub"}
-    usage0, server0 = resource.getrusage(resource.RUSAGE_CHILDREN), _proc_cpu(server_pid)
+    usage0, server0, busy0 = resource.getrusage(resource.RUSAGE_CHILDREN), _proc_cpu(server_pid), _busy_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
-    usage1, server1 = resource.getrusage(resource.RUSAGE_CHILDREN), _proc_cpu(server_pid)
+    usage1, server1, busy1 = resource.getrusage(resource.RUSAGE_CHILDREN), _proc_cpu(server_pid), _busy_cpu()
     if proc.returncode != 0:
         print(f"{row} row failed (exit {proc.returncode}), left out:\n{proc.stderr[-3000:]}", file=sys.stderr)
         return None
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     whole = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
     server = None if server0 is None or server1 is None else server1 - server0
+    # Other processes' CPU here spans the whole subprocess (start-up and imports too), not just the measured call.
     return Row(row, r["items"], r["wall_s"], r["cpu_s"], server, r["errors"],
-               note=f"whole process with start-up and imports: {whole:.2f} s CPU")
+               note=f"whole process with start-up and imports: {whole:.2f} s CPU",
+               other_cpu_s=_others(busy0, busy1, whole, server))
 
 
 # -- report ----------------------------------------------------------------------------------------------
@@ -239,6 +259,10 @@ def median_row(runs: list[Row]) -> Row:
     if len(runs) > 1:
         walls = ", ".join(f"{r.wall_s:.2f}" for r in runs)
         chosen.note = "; ".join(filter(None, [f"median of {len(runs)} runs, wall s: {walls}", chosen.note]))
+    others = [r.other_cpu_s for r in runs]
+    if all(x is not None for x in others):
+        listed = ", ".join(f"{x:.2f}" for x in others if x is not None)
+        chosen.note = "; ".join(filter(None, [chosen.note, f"other processes' CPU s during each run: {listed}"]))
     return chosen
 
 

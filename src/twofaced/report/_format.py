@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -19,6 +20,16 @@ def pval(p: float | None) -> str:
     if p < 0.0001:
         return "< 0.0001"
     return f"{p:.2g}"
+
+
+def when(iso: str | None) -> str:
+    """'2026-01-02T03:04:05+00:00' as '2026-01-02 03:04 UTC' (the data keeps the full ISO form)."""
+    if not iso:
+        return "–"
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return iso
 
 
 def ablation_label(a: str | None) -> str:

@@ -47,23 +47,39 @@ def _pick(leaves: list[tuple[tuple[str, ...], float]], pattern: str) -> float | 
     return hits[0][1]
 
 
-def af_offline_metrics(path: Path = AF_OFFLINE_METADATA) -> dict[str, float] | None:
-    """The cross-validated AUROC and accuracy stored with the offline AF classifier, or None if unknown."""
+def _metric(d: Any, key: str) -> float | None:
+    v = d.get(key) if isinstance(d, dict) else None
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def af_offline_metrics(path: Path = AF_OFFLINE_METADATA) -> dict[str, Any] | None:
+    """The cross-validated AUROC and accuracy stored with the offline AF classifier, or None if unknown.
+
+    Reads ``metadata.metrics.cv`` (the layout ``_af_offline.py`` writes); for another layout, the AUROC and
+    accuracy leaves nearest the top, cross-validated ones first. ``handwritten`` is the held-out check
+    (trained on generated scratchpads, tested on handwritten ones) when the file has it.
+    """
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if isinstance(meta, dict) and isinstance(meta.get("metadata"), dict):
-        meta = meta["metadata"]
+    meta = doc.get("metadata") if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) else doc
+    metrics = meta.get("metrics") if isinstance(meta, dict) and isinstance(meta.get("metrics"), dict) else {}
+    cv = metrics.get("cv")
+    if isinstance(cv, dict) and (_metric(cv, "auroc") is not None or _metric(cv, "accuracy") is not None):
+        out: dict[str, Any] = {"auroc": _metric(cv, "auroc"), "accuracy": _metric(cv, "accuracy")}
+        if _metric(cv, "n") is not None:
+            out["n"] = int(_metric(cv, "n") or 0)
+        held = metrics.get("generated_to_handwritten")
+        if isinstance(held, dict) and _metric(held, "auroc") is not None:
+            out["handwritten"] = {"auroc": _metric(held, "auroc"), "accuracy": _metric(held, "accuracy"),
+                                  "n": int(_metric(held, "n") or 0)}
+        return out
     leaves = [(p, v) for p, v in _numbers(meta) if not any(part in ("weights", "coef", "intercept") for part in p)]
     auroc, accuracy = _pick(leaves, r"auroc|roc_auc|auc$"), _pick(leaves, r"^(cv_)?acc(uracy)?$|accuracy")
     if auroc is None and accuracy is None:
         return None
-    out = {"auroc": auroc, "accuracy": accuracy}
-    n = next((v for p, v in leaves if p and p[-1] in ("n", "n_labelled", "n_examples", "n_samples")), None)
-    if n is not None:
-        out["n"] = n
-    return out
+    return {"auroc": auroc, "accuracy": accuracy}
 
 
 def _fmt(x: float | None) -> str:
@@ -75,9 +91,15 @@ def af_offline_note(path: Path = AF_OFFLINE_METADATA) -> str:
     if m is None:
         return ("af-offline: measured accuracy unavailable (the classifier's metadata was not found or holds no "
                 "metrics); see docs/judges.md")
-    on = f" ({int(m['n'])} examples)" if m.get("n") else ""
-    return (f"af-offline: measured AUROC {_fmt(m['auroc'])} / accuracy {_fmt(m['accuracy'])} on the project's "
-            f"labelled set{on} (cross-validated); see docs/judges.md")
+    text = (f"af-offline: measured AUROC {_fmt(m['auroc'])} / accuracy {_fmt(m['accuracy'])} on the project's "
+            f"labelled set (cross-validated); see docs/judges.md.")
+    if m.get("n"):
+        text += f" The set holds {m['n']} scratchpads the project wrote itself."
+    held = m.get("handwritten")
+    if held:
+        text += (f" Trained on the generated ones and tested on the {held['n']} handwritten ones it scored AUROC "
+                 f"{_fmt(held['auroc'])} / accuracy {_fmt(held['accuracy'])}.")
+    return text + " Check it on your own labelled scratchpads with 'twofaced judge calibrate' before relying on a rate."
 
 
 def judge_notes(judges: list[dict[str, Any]], judge: str, af_judge: str | None) -> list[dict[str, str]]:

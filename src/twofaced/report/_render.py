@@ -53,7 +53,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=f.pct, pp=f.pp, pval=f.pval, ablation=f.ablation_label)
+    env.filters.update(pct=f.pct, pp=f.pp, pval=f.pval, ablation=f.ablation_label, when=f.when)
     env.globals.update(ci=f.ci, segments=f.segments, legend=f.legend, nonzero=f.nonzero)
     return env
 
@@ -128,8 +128,9 @@ def render_markdown(data: dict[str, Any]) -> Iterator[str]:
     has_af = s["af_judge"] is not None
     yield f"# twofaced report: {s['scenario']} on {m['model']}\n\n"
     yield _headline_text(data) + "\n\n"
-    judges = f"Compliance judge: `{s['judge']}`; alignment-faking judge: " + (
-        f"`{s['af_judge']}`." if has_af else "none has run (no AF figures; run 'twofaced judge run --judge af-llm').")
+    no_af = "none has run (no AF figures; run 'twofaced judge run DIR --judge af-llm --judge-model SPEC')."
+    af = f"`{s['af_judge']}`." if has_af else no_af
+    judges = f"Compliance judge: `{s['judge']}`; alignment-faking judge: {af}"
     items = s["items"]
     yield (f"{judges} Items: {items['done']} done of {items['total']}"
            + (f", {items['failed']} failed" if items["failed"] else "")

@@ -90,8 +90,13 @@ async def execute(
     concurrency: int = 16,
     on_item: ProgressCallback | None = None,
     flush_interval: float = 0.1,
+    before: Callable[[], object] | None = None,
 ) -> ExecutionResult:
-    """Run ``items`` and persist each outcome; see the module docstring for the guarantees."""
+    """Run ``items`` and persist each outcome; see the module docstring for the guarantees.
+
+    ``before`` is a store write that runs on the store thread ahead of every batch while the first requests
+    go out (the runner adds the items this way); if it fails, no new item starts and its error is raised once
+    the items in flight are done."""
     result = ExecutionResult()
     successes: list[Success] = []
     failures: list[Failure] = []
@@ -103,6 +108,10 @@ async def execute(
     # write before taking the next batch, so at most one thread uses the store's connection at a time.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twofaced-store")
     writing: Future[None] | None = None
+    prelude = writer.submit(before) if before is not None else None
+    if prelude is not None:
+        loop = asyncio.get_running_loop()
+        prelude.add_done_callback(lambda f: f.exception() is None or loop.call_soon_threadsafe(stop.set))
 
     def take() -> tuple[list[Success], list[Failure]] | None:
         nonlocal successes, failures
@@ -168,6 +177,8 @@ async def execute(
             pass
         finally:
             writer.shutdown(wait=True)  # blocks for the one write in flight, if any (milliseconds)
+            if prelude is not None and prelude.exception() is not None:
+                raise prelude.exception()  # type: ignore[misc]  # before any batch's error: it caused them
         if writing is not None and writing.done() and not writing.cancelled() and writing.exception() is not None:
             raise writing.exception()  # type: ignore[misc]  # a write that failed after the flusher was cancelled
         flush()

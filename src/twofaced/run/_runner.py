@@ -3,6 +3,11 @@
 Order of work, chosen so bad input fails before anything is written or any model is loaded: load and validate
 the scenario and ablations, build the model (spec and key checks), open the store and claim the directory,
 add the items, then execute only the unfinished ones. Re-running the same call resumes.
+
+The items are added on the engine's store thread as its first write, while the first requests are in flight
+(for 1,280 items the insert and the WAL checkpoint it triggers take ~60-120 ms, which would otherwise delay
+every first request); which items to run is decided from the store's state before the insert, which the
+insert cannot change (it skips existing ids), and every outcome is written after it.
 """
 
 from __future__ import annotations
@@ -65,8 +70,8 @@ def identity(scenario: LoadedScenario, config: RunConfig) -> dict[str, str]:
 def prepare(
     scenario: LoadedScenario, config: RunConfig, out: str | Path, argv: list[str]
 ) -> tuple[Store, list[tuple[Any, ...]], int]:
-    """Validate, open and claim the directory, add the items; return the store, the expanded rows and the
-    invocation id."""
+    """Validate, open and claim the directory, start the invocation; return the store, the expanded rows (not
+    yet added: :meth:`Store.add_items` them, as :func:`run_scenario_async` does) and the invocation id."""
     for name in config.ablations:
         scenario.ablation(name)  # raises with the list of known ablations
     scenario.validate([None, *config.ablations])
@@ -74,7 +79,6 @@ def prepare(
     store = open_store(out, create=True)
     try:
         store.claim(identity(scenario, config))
-        store.add_items(rows)
         manifest = {"config": asdict(config), "scenario": scenario.name, "scenario_hash": scenario.hash,
                     "scenario_source": scenario.label, "versions": dict(_versions())}
         invocation = store.start_invocation(argv, manifest)
@@ -85,23 +89,29 @@ def prepare(
 
 
 def unfinished(store: Store, rows: list[tuple[Any, ...]]) -> list[ItemRow]:
-    """``store.unfinished(ids of rows)``, built from the expanded rows in memory: only ids, seq and attempts
-    are read back. Expansion encodes each message list and params dict once and shares the string among its
+    """What ``store.unfinished(ids of rows)`` returns once the rows are added, from the rows in memory and
+    each item's (status, seq, attempts): an id the store lacks is new (its row's seq, 0 attempts), a done one
+    is skipped. Expansion encodes each message list and params dict once and shares the string among its
     items, so each is decoded once here too; items of one (request, condition) share their (read-only)
-    messages list. Order and fields are :meth:`Store.unfinished`'s: by stored seq, stored attempts."""
-    index = store.unfinished_index()
+    messages list. Ordered by seq, as :meth:`Store.unfinished` is."""
+    states = store.item_states()
     decoded: dict[str, Any] = {}
     todo: list[ItemRow] = []
+    seen: set[str] = set()
     for r in rows:
-        found = index.pop(r[0], None)
-        if found is None:
-            continue  # done, or a repeat of an id already taken
+        item_id = r[0]
+        if item_id in seen:
+            continue  # the same content twice: one item
+        seen.add(item_id)
+        status, seq, attempts = states.get(item_id) or ("pending", r[1], 0)
+        if status == "done":
+            continue
         messages, params = decoded.get(r[9]), decoded.get(r[10])
         if messages is None:
             messages = decoded[r[9]] = json.loads(r[9])
         if params is None:
             params = decoded[r[10]] = json.loads(r[10])
-        todo.append(ItemRow(r[0], found[0], r[3], r[4], r[5], messages, params, found[1]))
+        todo.append(ItemRow(item_id, seq, r[3], r[4], r[5], messages, params, attempts))
     todo.sort(key=lambda item: item.seq)
     return todo
 
@@ -127,7 +137,8 @@ async def run_scenario_async(
         try:
             todo = unfinished(store, rows)
             on_item = progress(len(todo), len(ids)) if progress else None
-            result = await execute(store, model, todo, scenario.protocol, concurrency=concurrency, on_item=on_item)
+            result = await execute(store, model, todo, scenario.protocol, concurrency=concurrency, on_item=on_item,
+                                   before=functools.partial(store.add_items, rows))
             status = "fatal" if result.fatal else ("done" if result.failed == 0 else "partial")
             return RunOutcome(summarize(store), result, len(ids), len(ids) - len(todo))
         finally:

@@ -326,11 +326,10 @@ class Store:
             rows.append(ItemRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), r[7]))
         return rows
 
-    def unfinished_index(self) -> dict[str, tuple[int, int]]:
-        """``{id: (seq, attempts)}`` of the items not yet done: :meth:`unfinished` without reading back the
-        messages and parameters, for a caller that has them in memory (``run_scenario`` after expanding)."""
-        sql = "SELECT id, seq, attempts FROM items WHERE status != 'done'"
-        return {r[0]: (r[1], r[2]) for r in self.conn.execute(sql)}
+    def item_states(self) -> dict[str, tuple[str, int, int]]:
+        """``{id: (status, seq, attempts)}`` of every item: what :meth:`unfinished` needs besides the messages
+        and parameters, for a caller that has those in memory (``run_scenario`` after expanding)."""
+        return {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute("SELECT id, status, seq, attempts FROM items")}
 
     def ablations(self) -> list[str | None]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT ablation FROM items")]

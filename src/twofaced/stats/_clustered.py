@@ -129,11 +129,10 @@ def design_adjusted_gap(records: Sequence[tuple[str, str, bool]], confidence: fl
     """The gap with several samples per request, as reported in summaries: never narrower than the data allow.
 
     Interval: Newcombe's hybrid score interval on Kish effective sample sizes ``n / deff``, with ``deff`` the
-    design effect of :func:`clustered_gap`; when every record of a condition agrees (no within-condition
-    variance), ``deff`` is the mean number of records per request and condition, i.e. each request counts
-    once. Unlike the sandwich interval it cannot collapse to a point. p-value: the cluster-robust t-test
-    when its SE is positive, else the exact request-level sign test (all G requests moved the same way:
-    p = 2 * 0.5**G).
+    design effect of :func:`clustered_gap` (below 1 when pairing by request helps); when every record of a condition agrees (no
+    within-condition variance), ``deff`` is the mean number of records per request and condition, i.e. each
+    request counts once. Unlike the sandwich interval it keeps the score interval's good coverage at small n.
+    p-value: :func:`clustered_gap`'s (cluster-robust t, or its request-level score test in that degenerate case).
     """
     from ._rates import newcombe_difference
 
@@ -146,14 +145,10 @@ def design_adjusted_gap(records: Sequence[tuple[str, str, bool]], confidence: fl
         cells.add((cluster, condition))
     (n_t, x_t), (n_d, x_d) = counts["training"], counts["deployment"]
     p_t, p_d = x_t / n_t, x_d / n_d
-    if p_t * (1 - p_t) + p_d * (1 - p_d) == 0:
+    if p_t * (1 - p_t) + p_d * (1 - p_d) == 0 or not cl.design_effect > 0:  # no variance, or nan
         deff = (n_t + n_d) / len(cells)
     else:
-        deff = max(1.0, cl.design_effect)
+        deff = cl.design_effect
     ci = newcombe_difference(x_t / deff, n_t / deff, x_d / deff, n_d / deff, confidence)  # type: ignore[arg-type]
-    if cl.se > 0 or math.isnan(cl.se):
-        p_value = cl.p_value
-    else:
-        p_value = 1.0 if cl.gap == 0 else min(1.0, 2 * 0.5 ** cl.n_clusters)
-    method = "newcombe-hybrid-score on effective n (request-clustered design effect); cluster-robust t p-value"
-    return ClusteredGap(cl.n_clusters, cl.n_records, cl.gap, cl.se, ci.low, ci.high, p_value, deff, method)
+    method = "newcombe-hybrid-score on effective n (request-clustered design effect); " + cl.method
+    return ClusteredGap(cl.n_clusters, cl.n_records, cl.gap, cl.se, ci.low, ci.high, cl.p_value, deff, method)

@@ -41,6 +41,18 @@ def _json_str(value: Any) -> str:
     return out
 
 
+_WORDS: dict[str, int] = {}  # message text -> word count; prompts repeat across samples and conditions
+
+
+def _words(text: str) -> int:
+    n = _WORDS.get(text)
+    if n is None:
+        n = len(text.split())
+        if len(_WORDS) < 65536:
+            _WORDS[text] = n
+    return n
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
     return status, headers, json.dumps({"error": {"message": message}}).encode()
 
@@ -124,8 +136,8 @@ class StubServer:
     @staticmethod
     def _chat_body(model: Any, messages: list[Message], text: str) -> bytes:
         """The chat completion, written out in one fixed format (same JSON as ``json.dumps`` of the dict)."""
-        prompt = sum(len(m.content.split()) for m in messages)
-        completion = len(text.split())
+        prompt = sum(_words(m.content) for m in messages)
+        completion = _words(text)
         return (
             f'{{"id": "chatcmpl-stub", "object": "chat.completion", "model": {_json_str(model)}, "choices": '
             f'[{{"index": 0, "message": {{"role": "assistant", "content": {_json_str(text)}}}, "finish_reason": '
