@@ -129,9 +129,10 @@ def design_adjusted_gap(records: Sequence[tuple[str, str, bool]], confidence: fl
     """The gap with several samples per request, as reported in summaries: never narrower than the data allow.
 
     Interval: Newcombe's hybrid score interval on Kish effective sample sizes ``n / deff``, with ``deff`` the
-    design effect of :func:`clustered_gap` (below 1 when pairing by request helps); when every record of a condition agrees (no
-    within-condition variance), ``deff`` is the mean number of records per request and condition, i.e. each
-    request counts once. Unlike the sandwich interval it keeps the score interval's good coverage at small n.
+    design effect of :func:`clustered_gap` (below 1 when pairing by request helps); when every record of a
+    condition agrees (no within-condition variance), ``deff`` is the mean number of records per request and
+    condition, i.e. each request counts once. Unlike the sandwich interval it keeps the score interval's good
+    coverage at small n.
     p-value: :func:`clustered_gap`'s (cluster-robust t, or its request-level score test in that degenerate case).
     """
     from ._rates import newcombe_difference
