@@ -93,6 +93,11 @@ EXPECTED = {
         "parse_mapping",
         "register_judge",
     ],
+    "twofaced.report": [
+        "FORMATS",
+        "build_report_data",
+        "write_report",
+    ],
     "twofaced.stats": [
         "ClusteredGap",
         "Interval",

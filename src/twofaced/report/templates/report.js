@@ -93,7 +93,7 @@
       var cell = el("td"); cell.appendChild(el("code", null, name)); tr.appendChild(cell);
       tr.appendChild(el("td", null, v.version));
       tr.appendChild(el("td", null, v.judge_model || "–"));
-      var vc = el("td"); vc.appendChild(badge(v.verdict, name === afJudge)); tr.appendChild(vc);
+      var vc = el("td"); vc.appendChild(badge(v.verdict, name === afJudge || v.verdict === "yes" || v.verdict === "no")); tr.appendChild(vc);
       tr.appendChild(el("td", "num", v.score === null || v.score === undefined ? "–" : Number(v.score).toFixed(2)));
       tr.appendChild(el("td", "why", v.rationale || "–"));
       tbody.appendChild(tr);
