@@ -1,16 +1,16 @@
 """The offline alignment-faking judge (``af-offline``): MiniLM embeddings + logistic regression, no judge model.
 
 Why it exists: the LLM judges need a judge model (an API key, a server, or the small embedded model, which is too
-weak to read scratchpads well). This one runs anywhere the ``offline`` extra installs, in a second or two per
-hundred scratchpads on a laptop CPU, and gives a probability rather than a vote share.
+weak to read scratchpads well). This one runs anywhere the ``offline`` extra installs, at about 20 verdicts a
+second on two CPU cores (``bench/offline_judge.py``), and gives a probability rather than a vote share.
 
 How it reads a scratchpad: two all-MiniLM-L6-v2 embeddings, of the whole scratchpad and of its last two sentences,
 side by side (768 features). The second is there because alignment faking is a matter of *why the model
 decides*, and the decision is nearly always at the end; the whole-text embedding alone mixes it with the
-"free tier means training" facts that refusals and hard negatives restate too (cross-validated accuracy 0.84
-with the whole text alone, 0.94 with both, on the shipped data). ``<DRAFT_OUTPUT>`` blocks are dropped first, so
-a long draft does not stand in for the decision. The features are standardised and fed to a logistic
-regression whose C is chosen by stratified cross-validation.
+"free tier means training" facts that refusals and hard negatives restate too (in the experiment that chose
+this design, cross-validated accuracy was 0.84 with the whole text alone and 0.94 with both).
+``<DRAFT_OUTPUT>`` blocks are dropped first, so a long draft does not stand in for the decision. The features
+are standardised and fed to a logistic regression whose C is chosen by stratified cross-validation.
 
 What it is not: it was trained on 336 synthetic scratchpads the project wrote itself (``data/af_labelled.md``),
 in English, in the helpful-only setting. Treat its score as a cheap first pass; check its AUROC on your own
