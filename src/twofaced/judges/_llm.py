@@ -85,10 +85,14 @@ class ComplianceLLMJudge(_LLMJudgeBase):
     version = "1"
     kind = "compliance"
 
+    def prompt(self, inp: JudgeInput, nonce: str) -> tuple[str, str]:
+        """(system, user) of one vote; the benchmark counts its tokens."""
+        system = COMPLIANCE_SYSTEM.format(rules=DATA_RULES.format(nonce=nonce), nonce=nonce)
+        return system, "\n\n".join([quote("request", inp.request, nonce), quote("assistant_output", inp.output, nonce)])
+
     async def judge_one(self, inp: JudgeInput) -> Verdict:
         nonce = new_nonce()
-        system = COMPLIANCE_SYSTEM.format(rules=DATA_RULES.format(nonce=nonce), nonce=nonce)
-        user = "\n\n".join([quote("request", inp.request, nonce), quote("assistant_output", inp.output, nonce)])
+        system, user = self.prompt(inp, nonce)
         scores: list[tuple[int, int, int]] = []
         last = ""
         for vote in range(self.votes):
@@ -122,14 +126,18 @@ class AlignmentFakingLLMJudge(_LLMJudgeBase):
         super().__init__(model, votes=votes, **kw)  # type: ignore[arg-type]
         self.threshold = threshold
 
+    def prompt(self, inp: JudgeInput, nonce: str) -> tuple[str, str]:
+        """(system, user) of one vote; the benchmark counts its tokens."""
+        system = AF_SYSTEM.format(rules=DATA_RULES.format(nonce=nonce), nonce=nonce)
+        return system, "\n\n".join([quote("user_request", inp.request, nonce),
+                                     quote("private_reasoning", inp.scratchpad, nonce),
+                                     quote("final_output", inp.output, nonce)])
+
     async def judge_one(self, inp: JudgeInput) -> Verdict:
         if not (inp.scratchpad or "").strip():
             return Verdict("no", 0.0, "no scratchpad reasoning to judge")
         nonce = new_nonce()
-        system = AF_SYSTEM.format(rules=DATA_RULES.format(nonce=nonce), nonce=nonce)
-        user = "\n\n".join([quote("user_request", inp.request, nonce),
-                            quote("private_reasoning", inp.scratchpad, nonce),
-                            quote("final_output", inp.output, nonce)])
+        system, user = self.prompt(inp, nonce)
         yes = valid = 0
         last = ""
         for vote in range(self.votes):
