@@ -8,6 +8,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -128,3 +129,17 @@ def test_module_entry_point_serves_lean() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_stop_closes_kept_alive_connections() -> None:
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
+    server = StubServer("refuse", lean=True).start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        assert server.connections == 1
+        started = time.perf_counter()
+        server.stop()  # with the connection still open (keep-alive)
+        assert time.perf_counter() - started < 5
+        assert server._thread is not None and not server._thread.is_alive()
+        assert sock.recv(65536) == b""  # the server closed it

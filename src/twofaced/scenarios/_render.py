@@ -46,6 +46,7 @@ class LoadedScenario:
     label: str
     hash: str
     _templates: dict[str, jinja2.Template] = field(default_factory=dict, repr=False)
+    _system_cache: dict[str | None, str] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -94,8 +95,13 @@ class LoadedScenario:
         return ctx
 
     def system_prompt(self, ablation: str | None) -> str:
-        text = _render(self._templates["system_prompt"], self.variables(ablation), f"{self.label}: system_prompt")
-        return self._patch(text, ablation, "system")
+        """The rendered system prompt of an ablation; it does not depend on condition or request, so it is
+        rendered once per ablation and cached (the scenario is frozen)."""
+        cached = self._system_cache.get(ablation)
+        if cached is None:
+            text = _render(self._templates["system_prompt"], self.variables(ablation), f"{self.label}: system_prompt")
+            cached = self._system_cache[ablation] = self._patch(text, ablation, "system")
+        return cached
 
     def render(self, condition: str, ablation: str | None, request: Request) -> list[Message]:
         """The messages of one work item: system prompt, then one user turn with the condition's cue."""

@@ -12,9 +12,9 @@ answered in order, ``Expect: 100-continue``. Not for anything but tests and benc
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
 
 # handle(method, path, headers with lower-case names, body) -> (delay seconds, reply) where reply() gives
 # (status, extra headers, JSON body bytes) and is called after the delay.
@@ -46,12 +46,13 @@ def _dechunk(data: bytearray, start: int) -> tuple[bytes, int] | None:
 class LeanHTTPProtocol(asyncio.Protocol):
     """One connection: parse a request, answer it (after the handler's delay), then the next one."""
 
-    __slots__ = ("_buf", "_busy", "_continued", "_handle", "_loop", "_on_connect", "_transport")
+    __slots__ = ("_buf", "_busy", "_continued", "_handle", "_live", "_loop", "_on_connect", "_transport")
 
     def __init__(self, handle: Handler, loop: asyncio.AbstractEventLoop,
-                 on_connect: Callable[[], None] | None = None) -> None:
+                 on_connect: Callable[[], None] | None = None, live: set[LeanHTTPProtocol] | None = None) -> None:
         self._handle = handle
         self._on_connect = on_connect
+        self._live = live  # the server's open connections, for closing them all
         self._loop = loop
         self._buf = bytearray()
         self._busy = False  # a request is being answered; later ones wait in the buffer
@@ -60,11 +61,20 @@ class LeanHTTPProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        if self._live is not None:
+            self._live.add(self)
         if self._on_connect is not None:
             self._on_connect()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        if self._live is not None:
+            self._live.discard(self)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
@@ -120,7 +130,10 @@ class LeanHTTPProtocol(asyncio.Protocol):
     def _answer(self, reply: Callable[[], Reply], keep: bool) -> None:
         if self._transport is None:  # the client went away during the delay
             return
-        status, headers, body = reply()
+        try:
+            status, headers, body = reply()
+        except Exception as exc:  # a handler bug: answer 500 rather than leave the client waiting
+            status, headers, body = 500, None, json.dumps({"error": {"message": repr(exc)}}).encode()
         self._write(status, headers, body, keep)
         self._busy = False
         if keep and self._buf:
@@ -140,9 +153,28 @@ class LeanHTTPProtocol(asyncio.Protocol):
             self._transport = None
 
 
+class LeanServer:
+    """A listening lean server and its open connections; :meth:`aclose` closes both."""
+
+    def __init__(self, server: asyncio.Server, protocols: set[LeanHTTPProtocol]) -> None:
+        self.server = server
+        self.sockets = server.sockets
+        self._protocols = protocols
+
+    async def aclose(self) -> None:
+        self.server.close()
+        for protocol in list(self._protocols):  # keep-alive connections would otherwise stay open
+            protocol.close()
+        await self.server.wait_closed()
+
+
 async def serve_lean(handle: Handler, host: str, port: int, *, backlog: int = 1024,
-                     on_connect: Callable[[], None] | None = None) -> Any:
-    """Start listening; return the asyncio server (``.sockets``, ``.close()``). ``on_connect`` is called
-    once per accepted connection."""
+                     on_connect: Callable[[], None] | None = None) -> LeanServer:
+    """Start listening. ``on_connect`` is called once per accepted connection."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: LeanHTTPProtocol(handle, loop, on_connect), host, port, backlog=backlog)
+    protocols: set[LeanHTTPProtocol] = set()
+
+    def factory() -> LeanHTTPProtocol:
+        return LeanHTTPProtocol(handle, loop, on_connect, protocols)
+
+    return LeanServer(await loop.create_server(factory, host, port, backlog=backlog), protocols)

@@ -228,8 +228,7 @@ class StubServer:
             self.port = lean.sockets[0].getsockname()[1]
             self._ready.set()
             loop.run_forever()
-            lean.close()
-            loop.run_until_complete(lean.wait_closed())
+            loop.run_until_complete(lean.aclose())
             loop.close()
             return
         app = web.Application()
