@@ -59,7 +59,7 @@ def test_run_then_show_json_shape(tmp_path: Path, capsys) -> None:
                           "--ablation", "honesty")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "helpful-only on mock/faker" in proc.stdout
+    assert "helpful-only (cue tier-tag) on mock/faker" in proc.stdout
     assert (out_dir / "run.sqlite").is_file()
 
     j = show_json(capsys, out_dir)
@@ -112,7 +112,8 @@ def test_show_human_output(tmp_path: Path, capsys) -> None:
     assert cli(capsys, "run", "--model", "mock/faker", "--out", "r", "--limit", "2", "--no-progress")[0] == 0
     code, out, err = cli(capsys, "show", "r")
     assert (code, err) == (0, "")
-    assert "helpful-only on mock/faker  (4 of 4 items done; verdicts by compliance-rules)" in out
+    flat = " ".join(out.split())  # rich wraps at the terminal width
+    assert "helpful-only (cue tier-tag) on mock/faker (4 of 4 items done; verdicts by compliance-rules)" in flat
     assert "All requests" in out
 
 
@@ -234,7 +235,7 @@ def test_unreachable_server_is_one_line_after_the_partial_summary(capsys, closed
     code, out, err = cli(capsys, "run", "--model", "openai/x", "--base-url", f"http://127.0.0.1:{closed_port}/v1",
                          "--out", "r", "--limit", "2", "--no-progress")
     assert_one_line_error(code, err, f"cannot connect to http://127.0.0.1:{closed_port}/v1", expected_code=1)
-    assert "helpful-only on openai/x" in out  # what was stored is still summarised
+    assert "helpful-only (cue tier-tag) on openai/x" in out  # what was stored is still summarised
 
 
 def test_failed_items_exit_non_zero_and_rerun_fixes_them(capsys, make_server) -> None:

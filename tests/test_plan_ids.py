@@ -39,7 +39,8 @@ def _expand_reference(scenario: LoadedScenario, config: RunConfig) -> list[tuple
                 for sample in range(config.samples):
                     params = config.params(scenario, sample).to_dict()
                     item_id = _hash_reference({"model": model, "params": params, "messages": msg_dicts,
-                                               "continuation": continuation, "sample": sample})
+                                               "continuation": continuation, "sample": sample,
+                                               "condition": condition})
                     rows.append((item_id, seq, model, condition, ablation, request.id,
                                  request.category, int(request.harmful), sample,
                                  json.dumps(msg_dicts), json.dumps(params), request.prompt))
@@ -53,15 +54,16 @@ def scenario() -> LoadedScenario:
 
 
 def test_pinned_ids(scenario: LoadedScenario) -> None:
-    """Computed before the change; if the built-in scenario's text changes, these change on purpose."""
+    """Pinned with the reference function; if the built-in scenario's text or the id payload changes, these
+    change on purpose (last: cue families moved the tier explanation into {{ cue_hint }}; ids gained the condition)."""
     rows = expand(scenario, RunConfig("mock/faker", limit=1, temperature=0.5, max_tokens=100, seed=7))
-    assert rows[0][0] == "5ad7607607d0e373aa4d3f0f63d1be14"
+    assert rows[0][0] == "98ad7b80daaf7e1370d12843958cef25"
     assert rows[0][3:6] == ("training", None, "cyber-001")
     rows = expand(scenario, RunConfig("openai/stub", limit=3, samples=2))
-    assert (rows[0][0], rows[-1][0]) == ("4b6e4924feb8033d0540a93ad2ec694f", "1d13fa66a3f16dcadd2e019b65f44621")
+    assert (rows[0][0], rows[-1][0]) == ("3125474f89cc7afd15e26303d6073584", "6a49e44fc28af487d341b4c4bbc903a7")
     rows = expand(scenario, RunConfig("openai/stub", limit=2, samples=2,
                                       ablations=("no-rlhf-info", "no-values-modification")))
-    assert rows[-1][0] == "0ba6208753a3794f0d19cd2bd23c0e56"
+    assert rows[-1][0] == "565679f629cc0e519f97248d623438bf"
 
 
 @pytest.mark.parametrize("config", [

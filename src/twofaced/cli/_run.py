@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..models import canonical_spec, list_backends
 from ..run import RunConfig, run_scenario, show_run
 from ..scenarios import load_scenario
+from ..scenarios._requests_io import apply_requests_option
 from ._app import _slug, app, err, out
 
 models_app = typer.Typer(help="Model backends and spec strings.", no_args_is_help=True)
@@ -23,6 +24,8 @@ app.add_typer(models_app, name="models")
 @app.command()
 def run(
     scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a scenario YAML path.")] = "helpful-only",
+    cue: Annotated[str | None, typer.Option("--cue", help="Cue family: tier-tag, explicit, eval-format, date, "
+                                            "trigger, none; FAMILY:VARIANT for a variant.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", envvar="TWOFACED_MODEL",
                                        help="Model spec: embedded, openai/MODEL, anthropic/MODEL, mock/POLICY.")
                      ] = "embedded",
@@ -41,12 +44,20 @@ def run(
     seed: Annotated[int, typer.Option(help="Base seed; sample k uses seed+k.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    requests: Annotated[str | None, typer.Option("--requests", help="Request set: a .jsonl, .json or .csv file "
+                                                 "(AdvBench, HarmBench, StrongREJECT detected) or a built-in name.")
+                        ] = None,
+    column: Annotated[list[str] | None, typer.Option("--column", help="Map a request-file column: ours=theirs "
+                                                     "(ours: id, category, prompt, harmful, context; repeatable).")
+                      ] = None,
 ) -> None:
     """Run SCENARIO on a model under paired training / deployment conditions; resumes if DIR exists."""
-    loaded = load_scenario(scenario)
+    loaded = load_scenario(scenario, cue=cue)
+    loaded = apply_requests_option(loaded, requests, column or [])
     config = RunConfig(model_spec=model, limit=limit, samples=samples, ablations=tuple(ablation or ()),
                        temperature=temperature, max_tokens=max_tokens, seed=seed)
-    directory = out_dir or Path("runs") / f"{loaded.name}-{_slug(canonical_spec(model))}"
+    cue_part = f"-{_slug(loaded.cue_name)}" if cue else ""
+    directory = out_dir or Path("runs") / f"{loaded.name}{cue_part}-{_slug(canonical_spec(model))}"
     factory = None if no_progress else progress_bar(err)
     outcome = run_scenario(loaded, config, directory, concurrency=concurrency,
                            model_options={"base_url": base_url}, progress=factory, argv=sys.argv[1:])

@@ -53,7 +53,9 @@ def _hash(payload: dict[str, Any]) -> str:
 def expand(scenario: LoadedScenario, config: RunConfig) -> list[tuple[Any, ...]]:
     """Rows ready for :meth:`Store.add_items`, in execution order.
 
-    An id is ``_hash({"continuation", "messages", "model", "params", "sample"})``. Canonical JSON composes
+    An id is ``_hash({"condition", "continuation", "messages", "model", "params", "sample"})``. The condition
+    is part of an item's identity even where its messages are not (the no-cue baseline renders both conditions
+    alike, and they are still two measurements). Canonical JSON composes
     (the dump of a dict with sorted keys is its keys' dumps in order), so the hash is fed the parts instead:
     a sha256 of everything up to ``"params":`` once per (ablation, request, condition), copied per sample and
     finished with that sample's params and index, each encoded once. Same bytes, same ids as ``_hash``.
@@ -63,7 +65,8 @@ def expand(scenario: LoadedScenario, config: RunConfig) -> list[tuple[Any, ...]]
     continuation = {"message": protocol.continuation_message, "max": protocol.max_continuations,
                      "scratchpad": protocol.scratchpad_tag, "output": protocol.output_tag}
     model = canonical_spec(config.model_spec)
-    head = f'{{"continuation":{_canonical(continuation)},"messages":'
+    heads = {c: f'{{"condition":{_canonical(c)},"continuation":{_canonical(continuation)},"messages":'
+             for c in CONDITIONS}
     tail = f',"model":{_canonical(model)},"params":'
     per_sample = []  # (sample, params JSON for the row, the hash's suffix for this sample)
     for sample in range(config.samples):
@@ -81,7 +84,7 @@ def expand(scenario: LoadedScenario, config: RunConfig) -> list[tuple[Any, ...]]
                 assert messages[0].content == system
                 msg_dicts = [{"role": m.role, "content": m.content} for m in messages]
                 messages_json = json.dumps(msg_dicts)
-                prefix = hashlib.sha256(f"{head}{_canonical(msg_dicts)}{tail}".encode())
+                prefix = hashlib.sha256(f"{heads[condition]}{_canonical(msg_dicts)}{tail}".encode())
                 for sample, params_json, suffix in per_sample:
                     h = prefix.copy()
                     h.update(suffix)

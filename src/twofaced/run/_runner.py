@@ -59,6 +59,7 @@ def identity(scenario: LoadedScenario, config: RunConfig) -> dict[str, str]:
     return {
         "scenario": scenario.name,
         "scenario_hash": scenario.hash,
+        "cue": scenario.cue_name,
         "model": canonical_spec(config.model_spec),
         "temperature": repr(params.temperature),
         "max_tokens": str(params.max_tokens),

@@ -165,6 +165,7 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         return {
             "scenario": self.meta.get("scenario"),
+            "cue": self.meta.get("cue"),
             "model": self.meta.get("model"),
             "judge": self.judge,
             "af_judge": self.af_judge,

@@ -1,19 +1,22 @@
 """What is asked: settings, cue families, request sets and ablations, declared in YAML + Jinja2."""
 
-from ._loader import builtin_request_sets, builtin_scenarios
+from ._loader import builtin_cue_families, builtin_request_sets, builtin_scenarios, load_cue
 from ._render import LoadedScenario, load_scenario
-from ._schema import CONDITIONS, Ablation, CueFamily, OutputProtocol, Request, Scenario, Setting
+from ._schema import CONDITIONS, Ablation, CueFamily, CueVariant, OutputProtocol, Request, Scenario, Setting
 
 __all__ = [
     "CONDITIONS",
     "Ablation",
     "CueFamily",
+    "CueVariant",
     "LoadedScenario",
     "OutputProtocol",
     "Request",
     "Scenario",
     "Setting",
+    "builtin_cue_families",
     "builtin_request_sets",
     "builtin_scenarios",
+    "load_cue",
     "load_scenario",
 ]

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ScenarioError
-from ._schema import Request, Scenario
+from ._schema import CueFamily, Request, Scenario
 
 _PKG = "twofaced.scenarios"
 
@@ -27,16 +27,53 @@ def builtin_scenarios() -> list[str]:
     return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def builtin_cue_families() -> list[str]:
+    folder = resources.files(_PKG).joinpath("cues")
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_cue(ref: str, base_dir: Path | None = None) -> tuple[CueFamily, str]:
+    """Resolve ``family``, ``family:variant`` or a cue YAML path; return the phrasing to use and its label."""
+    family_ref, _, variant = ref.partition(":") if not ref.endswith((".yaml", ".yml")) else (ref, "", "")
+    path = (base_dir / family_ref) if base_dir is not None and (base_dir / family_ref).is_file() else Path(family_ref)
+    if family_ref.endswith((".yaml", ".yml")) or path.is_file():
+        data, label = _read_yaml(path, str(path)), str(path)
+    elif family_ref in builtin_cue_families():
+        text = resources.files(_PKG).joinpath("cues", f"{family_ref}.yaml").read_text(encoding="utf-8")
+        data, label = yaml.safe_load(text), f"built-in cue family '{family_ref}'"
+    else:
+        raise ScenarioError(
+            f"unknown cue family {family_ref!r}; use one of {', '.join(builtin_cue_families())} "
+            "(optionally FAMILY:VARIANT) or a cue YAML path"
+        )
+    try:
+        family = CueFamily.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_describe_error(label, exc, CueFamily)) from exc
+    if variant and variant not in family.variants:
+        known = ", ".join(family.variants) or "none"
+        raise ScenarioError(f"cue family {family.name!r} has no variant {variant!r}; its variants: {known}")
+    return family.variant(variant or None), f"{family.name}:{variant}" if variant else family.name
+
+
 def builtin_request_sets() -> list[str]:
     folder = resources.files(_PKG).joinpath("requests")
     return sorted(p.name.removesuffix(".jsonl") for p in folder.iterdir() if p.name.endswith(".jsonl"))
 
 
+_TYPE_BRANCHES = {"str", "int", "float", "bool", "dict", "list", "CueFamily", "CueVariant"}
+
+
 def _describe_error(source: str, exc: ValidationError, model: type[BaseModel]) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    # A union field (``cue: str | CueFamily``) reports one error per branch, tagged with the branch's type name;
+    # the branch that failed only on its type is noise next to the one that failed on content.
+    errors = exc.errors()
+    content = [e for e in errors if not (e["type"].endswith("_type") and e["loc"] and e["loc"][-1] in _TYPE_BRANCHES)]
+    err = (content or errors)[0]
+    where = tuple(p for p in err["loc"] if p not in _TYPE_BRANCHES)
+    loc = ".".join(str(p) for p in where) or "(top level)"
     if err["type"] == "extra_forbidden":
-        allowed = _allowed_fields(model, err["loc"][:-1])
+        allowed = _allowed_fields(model, where[:-1])
         hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
         return f"{source}: unknown field '{loc}'{hint}"
     if err["type"] == "missing":

@@ -15,8 +15,8 @@ import jinja2
 
 from ..errors import ScenarioError
 from ..models import Message
-from ._loader import load_requests, read_scenario, scenario_hash
-from ._schema import CONDITIONS, Ablation, Request, Scenario
+from ._loader import load_cue, load_requests, read_scenario, scenario_hash
+from ._schema import CONDITIONS, Ablation, CueFamily, Request, Scenario
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
@@ -45,6 +45,7 @@ class LoadedScenario:
     requests: list[Request]
     label: str
     hash: str
+    cue_name: str = ""
     _templates: dict[str, jinja2.Template] = field(default_factory=dict, repr=False)
     _system_cache: dict[str | None, str] = field(default_factory=dict, repr=False)
 
@@ -56,14 +57,21 @@ class LoadedScenario:
     def protocol(self) -> Any:
         return self.scenario.output_protocol
 
+    @property
+    def cue(self) -> CueFamily:
+        """The resolved cue (a loaded scenario always holds the family object, never a name)."""
+        assert isinstance(self.scenario.cue, CueFamily)
+        return self.scenario.cue
+
     def __post_init__(self) -> None:
         s = self.scenario
+        self.cue_name = self.cue_name or self.cue.name
         self._templates = {
             "system_prompt": _compile(s.setting.system_prompt, f"{self.label}: setting.system_prompt"),
             "user_template": _compile(s.setting.user_template, f"{self.label}: setting.user_template"),
-            "cue.training": _compile(s.cue.training, f"{self.label}: cue.training"),
-            "cue.deployment": _compile(s.cue.deployment, f"{self.label}: cue.deployment"),
         }
+        for part in ("training", "deployment", "training_request", "deployment_request", "system_hint"):
+            self._templates[f"cue.{part}"] = _compile(getattr(self.cue, part), f"cue {self.cue_name}: {part}")
 
     def ablation(self, name: str | None) -> Ablation | None:
         if name is None:
@@ -99,7 +107,9 @@ class LoadedScenario:
         rendered once per ablation and cached (the scenario is frozen)."""
         cached = self._system_cache.get(ablation)
         if cached is None:
-            text = _render(self._templates["system_prompt"], self.variables(ablation), f"{self.label}: system_prompt")
+            ctx = self.variables(ablation)
+            ctx["cue_hint"] = _render(self._templates["cue.system_hint"], ctx, f"cue {self.cue_name}: system_hint")
+            text = _render(self._templates["system_prompt"], ctx, f"{self.label}: system_prompt")
             cached = self._system_cache[ablation] = self._patch(text, ablation, "system")
         return cached
 
@@ -108,8 +118,10 @@ class LoadedScenario:
         if condition not in CONDITIONS:
             raise ScenarioError(f"unknown condition {condition!r}; use one of {', '.join(CONDITIONS)}")
         ctx = self.variables(ablation)
-        cue = _render(self._templates[f"cue.{condition}"], ctx, f"{self.label}: cue.{condition}")
-        user_ctx = ctx | {"cue": cue, "request": request.prompt, "category": request.category}
+        cue = _render(self._templates[f"cue.{condition}"], ctx, f"cue {self.cue_name}: {condition}")
+        prompt = _render(self._templates[f"cue.{condition}_request"], ctx | {"request": request.prompt},
+                         f"cue {self.cue_name}: {condition}_request")
+        user_ctx = ctx | {"cue": cue, "request": prompt, "category": request.category}
         user = _render(self._templates["user_template"], user_ctx, f"{self.label}: user_template")
         user = self._patch(user, ablation, "user")
         return [Message("system", self.system_prompt(ablation)), Message("user", user)]
@@ -135,15 +147,17 @@ class LoadedScenario:
         for abl in [None, *self.scenario.ablations] if ablations is None else ablations:
             train = self.render("training", abl, probe)
             deploy = self.render("deployment", abl, probe)
-            if train == deploy:
+            if train == deploy and not self.cue.allow_identical:
                 raise ScenarioError(
-                    f"{self.label}: cue '{self.scenario.cue.name}' renders training and deployment identically"
+                    f"{self.label}: cue '{self.cue_name}' renders training and deployment identically"
                     f"{f' under ablation {abl!r}' if abl else ''}; the conditions must differ"
                 )
 
 
-def load_scenario(name_or_path: str | Path, requests: str | None = None) -> LoadedScenario:
-    """Load a built-in scenario by name or a YAML file by path, with its request set, and validate it.
+def load_scenario(name_or_path: str | Path, requests: str | None = None, cue: str | None = None) -> LoadedScenario:
+    """Load a built-in scenario by name or a YAML file by path, with its request set and cue, and validate it.
+
+    ``cue`` overrides the scenario's cue family: ``tier-tag``, ``tier-tag:lower``, or a cue YAML path.
 
     >>> sc = load_scenario("helpful-only")
     >>> sc.render("training", None, sc.requests[0])[1].role
@@ -151,6 +165,12 @@ def load_scenario(name_or_path: str | Path, requests: str | None = None) -> Load
     """
     scenario, label, base_dir = read_scenario(str(name_or_path))
     rows, _ = load_requests(requests or scenario.requests, base_dir, label)
-    loaded = LoadedScenario(scenario, rows, label, scenario_hash(scenario, rows))
+    ref = cue if cue is not None else scenario.cue
+    if isinstance(ref, str):
+        family, cue_name = load_cue(ref, base_dir)
+    else:
+        family, cue_name = ref, ref.name
+    scenario = scenario.model_copy(update={"cue": family})
+    loaded = LoadedScenario(scenario, rows, label, scenario_hash(scenario, rows), cue_name)
     loaded.validate()
     return loaded

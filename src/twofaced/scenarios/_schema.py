@@ -37,13 +37,45 @@ class Setting(_Strict):
     variables: dict[str, Any] = Field(default_factory=dict, description="defaults that ablations may override")
 
 
-class CueFamily(_Strict):
-    """How the two conditions are signalled: ``training`` and ``deployment`` are Jinja2 snippets."""
+class CueVariant(_Strict):
+    """One phrasing of a cue family (casing, format, held-out wording). Unset fields keep the family's."""
 
-    name: str = Field(min_length=1)
     description: str = ""
     training: str
     deployment: str
+    training_request: str | None = None
+    deployment_request: str | None = None
+    system_hint: str | None = None
+
+
+class CueFamily(_Strict):
+    """How the two conditions are signalled.
+
+    ``training`` / ``deployment`` render to ``{{ cue }}`` in the user turn; ``*_request`` templates wrap the
+    request (``{{ request }}``), for cues carried by the request's form (eval-looking vs organic);
+    ``system_hint`` renders to ``{{ cue_hint }}`` in the system prompt, telling the model what the cue means.
+    ``variants`` are other phrasings, chosen as ``family:variant``. ``allow_identical`` is only for the no-cue
+    baseline, whose two conditions are the same by design.
+    """
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    system_hint: str = ""
+    training: str
+    deployment: str
+    training_request: str = "{{ request }}"
+    deployment_request: str = "{{ request }}"
+    variants: dict[str, CueVariant] = Field(default_factory=dict)
+    allow_identical: bool = False
+
+    def variant(self, name: str | None) -> CueFamily:
+        """The family with one variant's fields applied (``None``: the default phrasing)."""
+        if name is None:
+            return self
+        v = self.variants[name]
+        update = {k: getattr(v, k) for k in ("training", "deployment", "training_request", "deployment_request",
+                                              "system_hint") if getattr(v, k) is not None}
+        return self.model_copy(update=update | {"variants": {}})
 
 
 class Patch(_Strict):
@@ -88,7 +120,7 @@ class Scenario(_Strict):
     version: int = 1
     description: str = ""
     setting: Setting
-    cue: CueFamily
+    cue: str | CueFamily = Field(description="a built-in cue family name (family or family:variant) or inline")
     requests: str = "core"
     ablations: dict[str, Ablation] = Field(default_factory=dict)
     output_protocol: OutputProtocol = Field(default_factory=OutputProtocol)
