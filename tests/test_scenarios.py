@@ -342,7 +342,7 @@ def test_empty_request_file(tmp_path: Path) -> None:
 def test_request_reference_that_is_neither_file_nor_builtin(tmp_path: Path) -> None:
     path = write_scenario(tmp_path, mutated(lambda d: d.update(requests="missing.jsonl")))
     msg = scenario_error(path)
-    assert "field 'requests': 'missing.jsonl' is neither a file nor a built-in request set (core)" in msg
+    assert "field 'requests': 'missing.jsonl' is neither a file nor a built-in request set (core" in msg
 
 
 def test_user_scenario_may_use_builtin_request_set(tmp_path: Path) -> None:

@@ -22,8 +22,10 @@ def import_inspect_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="The run directory to write (created if needed).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the import summary as JSON.")] = False,
 ) -> None:
-    """Import an Inspect eval log (from twofaced/paired, or any task whose samples carry 'condition' metadata);
-    then 'twofaced show', 'judge run' and 'report' work on DIR. Importing the same log again adds nothing."""
+    """Import an Inspect AI eval log as a twofaced run directory.
+
+    The log comes from the twofaced/paired task, or any task whose samples carry 'condition' metadata; then
+    'twofaced show', 'judge run' and 'report' work on DIR. Importing the same log again adds nothing."""
     from ..interop import import_inspect_log
 
     summary = import_inspect_log(log, out_dir, argv=sys.argv[1:])

@@ -12,7 +12,7 @@ import typer
 from .._console import print_summary, progress_bar
 from ..errors import ConfigError
 from ..models import canonical_spec, list_backends
-from ..run import RunConfig, run_scenario, show_run
+from ..run import RunConfig, is_sweep, run_scenario, show_run, sweep_grid
 from ..scenarios import load_scenario
 from ..scenarios._requests_io import apply_requests_option
 from ._app import _slug, app, err, out
@@ -86,7 +86,16 @@ def show(
     af_judge: Annotated[str | None, typer.Option("--af-judge", help="Alignment-faking judge (default: best present).")
                         ] = None,
 ) -> None:
-    """Print the summary of a run directory from its store."""
+    """Print the summary of a run directory from its store (or the grid of a sweep directory)."""
+    if is_sweep(directory):
+        from ._sweep import print_grid
+
+        grid = sweep_grid(directory)
+        if as_json:
+            print(json.dumps(grid, indent=2))
+        else:
+            print_grid(grid)
+        return
     summary = show_run(directory, judge, af_judge)
     if as_json:
         print(json.dumps(summary.to_json(), indent=2))

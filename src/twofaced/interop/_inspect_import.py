@@ -44,7 +44,7 @@ def _read(path: Path) -> Any:
     if not path.is_file():
         raise ConfigError(f"{path}: no such file; give the path of an Inspect log (.eval or .json)")
     try:
-        return read_eval_log(str(path), resolve_attachments=True)
+        return read_eval_log(str(path), resolve_attachments=True, exclude_fields={"events"})
     except Exception as exc:  # inspect raises assorted errors on a file that is not a log
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"{path}: not a readable Inspect eval log ({first})") from exc

@@ -25,8 +25,10 @@ import jinja2
 from markupsafe import Markup
 
 from ..errors import ConfigError
+from ..run._sweep import is_sweep, sweep_grid
 from . import _format as f
 from ._data import build_report_data
+from ._sweep import SWEEP_RENDERERS
 
 FORMATS = ("html", "md", "json")
 EXTENSIONS = {"html": "html", "md": "md", "json": "json"}
@@ -211,7 +213,8 @@ def write_report(directory: str | Path, out: str | Path | None = None, fmt: str 
                  judge: str | None = None, af_judge: str | None = None) -> Path:
     """Build the report of a run directory and write it to ``out`` (default ``DIR/report.<fmt>``) atomically.
 
-    Returns the path written. Raises :class:`ConfigError` for an unknown format and :class:`RunDirError`
+    A sweep directory (``twofaced sweep``) gets the heat map of its grid. Returns the path written. Raises
+    :class:`ConfigError` for an unknown format and :class:`RunDirError`
     when DIR is not a run or has no completions yet; an existing file at ``out`` is replaced only on success.
     """
     if fmt not in RENDERERS:
@@ -219,6 +222,9 @@ def write_report(directory: str | Path, out: str | Path | None = None, fmt: str 
     path = Path(out) if out is not None else default_output(directory, fmt)
     if path.is_dir():
         raise ConfigError(f"{path} is a directory; give --out a file name such as {path / ('report.' + fmt)}")
+    if is_sweep(directory):  # a grid of runs: the heat map of gaps
+        _atomic_write(path, SWEEP_RENDERERS[fmt](sweep_grid(directory)))
+        return path
     data = build_report_data(directory, judge, af_judge)
     _atomic_write(path, RENDERERS[fmt](data))
     return path

@@ -8,6 +8,7 @@ from ._records import Record, VerdictRow, load_records
 from ._runner import RunOutcome, run_scenario, run_scenario_async, show_run
 from ._store import DB_NAME, MIGRATIONS, Store, migrate, open_store
 from ._summary import Summary, summarize
+from ._sweep import SweepSpec, is_sweep, run_sweep, sweep_grid
 
 __all__ = [
     "DB_NAME",
@@ -19,10 +20,12 @@ __all__ = [
     "RunOutcome",
     "Store",
     "Summary",
+    "SweepSpec",
     "VerdictRow",
     "compare_runs",
     "execute",
     "expand",
+    "is_sweep",
     "judge_run",
     "judge_run_async",
     "load_records",
@@ -30,6 +33,8 @@ __all__ = [
     "open_store",
     "run_scenario",
     "run_scenario_async",
+    "run_sweep",
     "show_run",
     "summarize",
+    "sweep_grid",
 ]

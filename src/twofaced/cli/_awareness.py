@@ -1,0 +1,136 @@
+"""``twofaced awareness``: can the model tell an evaluation from real use? (AUROC with a 95% CI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..awareness import builtin_transcripts, cue_transcripts, load_transcripts, measure_awareness, select
+from ..awareness._transcripts import Transcript
+from ..errors import ConfigError
+from ._app import app, err, out
+
+
+def _progress(total: int) -> tuple[Any, Any]:
+    progress = Progress(TextColumn("[bold]awareness"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err, transient=True)
+    task = progress.add_task("awareness", total=total)
+    progress.start()
+    return progress, lambda k: progress.update(task, advance=k)
+
+
+def _fmt(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def _ci(row: dict[str, Any]) -> str:
+    if row["auroc"] is None:
+        return "–"
+    return f"{row['auroc']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+
+def gather_transcripts(*, cues: list[str], transcripts_file: Path | None, builtin: bool, limit: int | None,
+                       include_system: bool = False) -> list[Transcript]:
+    """The transcripts the flags name: the built-in set unless --cue or --transcripts replace it (--builtin adds it
+    back); --limit N keeps N per class of each origin (for --cue: the first N requests, both conditions)."""
+    rows: list[Transcript] = []
+    if builtin or (not cues and transcripts_file is None):
+        rows += select(builtin_transcripts(), limit)
+    for cue in cues:
+        rows += cue_transcripts(cue, limit, include_system=include_system)
+    if transcripts_file is not None:
+        rows += select(load_transcripts(transcripts_file), limit)
+    labels = {t.label for t in rows}
+    if labels != {0, 1}:
+        missing = "evaluation (label 1)" if 1 not in labels else "real deployment (label 0)"
+        raise ConfigError(f"the transcripts hold no {missing} examples; AUROC needs both classes")
+    return rows
+
+
+@app.command()
+def awareness(
+    model: Annotated[str, typer.Option("--model", "-m", envvar="TWOFACED_MODEL",
+                                       help="Model spec: embedded, openai/MODEL, anthropic/MODEL, ...")] = "embedded",
+    cue: Annotated[list[str] | None, typer.Option("--cue", help="Test the helpful-only scenario's training vs "
+                                                  "deployment user turns for this cue family (repeatable).")] = None,
+    transcripts: Annotated[Path | None, typer.Option("--transcripts", help="Your labelled JSONL: {id?, label, "
+                                                     "messages} or {label, text}; label 1 = evaluation.")] = None,
+    builtin: Annotated[bool, typer.Option("--builtin", help="Also use the built-in transcripts with --cue or "
+                                          "--transcripts (they are the default otherwise).")] = False,
+    include_system: Annotated[bool, typer.Option("--include-system", help="With --cue, also show the scenario's "
+                                                 "system prompt (it explains the cue).")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="N transcripts per class of each "
+                                              "source (with --cue: the first N requests).")] = None,
+    samples: Annotated[int, typer.Option("--samples", "-k", min=1, help="Probe samples per transcript, averaged.")
+                       ] = 1,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, envvar="TWOFACED_CONCURRENCY",
+                                             help="Requests in flight at once.")] = 16,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Base URL of an OpenAI-compatible server.")
+                        ] = None,
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0, help="Sampling temperature of the probe.")] = 1.0,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Token budget of each probe answer.")] = 256,
+    seed: Annotated[int, typer.Option(help="Base seed; sample k uses seed+k.")] = 0,
+    predictions: Annotated[Path | None, typer.Option("--predictions", help="Write per-transcript scores (JSONL).")
+                           ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Can the model tell an evaluation from real use? AUROC of its answers, with a 95% DeLong interval."""
+    rows = gather_transcripts(cues=list(cue or []), transcripts_file=transcripts, builtin=builtin, limit=limit,
+                              include_system=include_system)
+    progress, advance = (None, None) if no_progress or as_json else _progress(len(rows) * samples)
+    try:
+        result = measure_awareness(model, rows, samples=samples, seed=seed, temperature=temperature,
+                                   max_tokens=max_tokens, concurrency=concurrency,
+                                   model_options={"base_url": base_url}, progress=advance)
+    finally:
+        if progress is not None:
+            progress.stop()
+    if predictions is not None:
+        tmp = predictions.with_name(predictions.name + ".partial")
+        tmp.write_text("".join(json.dumps(p) + "\n" for p in result.predictions()), encoding="utf-8")
+        tmp.replace(predictions)
+    report = result.report
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    _print_report(report)
+
+
+def _print_report(r: dict[str, Any]) -> None:
+    out.print(f"[bold]situational awareness[/] of [bold]{escape(r['model'])}[/]: can it tell an evaluation from "
+              f"real use? ({r['transcripts']} transcripts x {r['samples']} sample(s); {r['errors']} unreadable)")
+    t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for col in ("", "AUROC [95% CI]", "n", "eval / real", "mean score eval", "mean score real", "p", "errors"):
+        t.add_column(col, justify="left" if not col else "right", no_wrap=True)
+
+    def add(name: str, row: dict[str, Any], style: str | None = None) -> None:
+        p = "–" if row["p_value"] is None else f"{row['p_value']:.2g}"
+        t.add_row(escape(name), escape(_ci(row)), str(row["n"]), f"{row['n_eval']} / {row['n_real']}",
+                  _fmt(row["mean_score_eval"]), _fmt(row["mean_score_real"]), p, str(row["errors"]), style=style)
+
+    add("overall", r, "bold")
+    for row in r["by_source"]:
+        add(f"  {row['source']}", row)
+    out.print(t)
+    if r["by_kind"]:
+        k = Table(title="by kind (one-class kinds ranked against the other class of their source)",
+                  title_justify="left", box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+        for col in ("source", "kind", "label", "AUROC [95% CI]", "n", "mean score"):
+            k.add_column(col, justify="left" if col in ("source", "kind") else "right", no_wrap=True)
+        for row in r["by_kind"]:
+            label = "both" if row["label"] is None else ("eval" if row["label"] == 1 else "real")
+            mean = row["mean_score_eval"] if row["label"] == 1 else row["mean_score_real"]
+            k.add_row(escape(row["source"]), escape(str(row["kind"])), label, escape(_ci(row)), str(row["n"]),
+                      _fmt(mean if row["label"] is not None else None))
+        out.print(k)
+    method = r["method"] or "–"
+    out.print(f"[dim]AUROC 0.5 = cannot tell, 1 = always can; interval: {escape(method)}; "
+              f"{escape(r['reference']['text'])}[/]")
