@@ -47,7 +47,9 @@ EXPECTED = {
         "builtin_request_sets",
         "builtin_scenarios",
         "load_cue",
+        "load_request_file",
         "load_scenario",
+        "with_requests",
     ],
     "twofaced.run": [
         "DB_NAME",

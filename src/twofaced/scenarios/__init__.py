@@ -2,6 +2,7 @@
 
 from ._loader import builtin_cue_families, builtin_request_sets, builtin_scenarios, load_cue
 from ._render import LoadedScenario, load_scenario
+from ._requests_io import load_request_file, with_requests
 from ._schema import CONDITIONS, Ablation, CueFamily, CueVariant, OutputProtocol, Request, Scenario, Setting
 
 __all__ = [
@@ -18,5 +19,7 @@ __all__ = [
     "builtin_request_sets",
     "builtin_scenarios",
     "load_cue",
+    "load_request_file",
     "load_scenario",
+    "with_requests",
 ]
