@@ -10,22 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import cli
 from twofaced import __version__
-from twofaced.cli import main
 
 CONDITION_KEYS = {"condition", "ablation", "n", "complied", "refused", "unparseable", "compliance_rate", "ci_low",
                   "ci_high"}
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def cli_subprocess(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -10,20 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import cli
 from twofaced import scenarios as sc
-from twofaced.cli import main
 from twofaced.scenarios import Scenario, load_scenario
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_one_line_error(code: int, err: str, *fragments: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from twofaced.cli import main
+from helpers import cli
 from twofaced.errors import ScenarioError
 from twofaced.scenarios import load_scenario
 from twofaced.scenarios._requests_io import (
@@ -317,14 +317,6 @@ def test_apply_requests_option(tmp_path: Path, helpful_only) -> None:
 # -- twofaced run --requests FILE --------------------------------------------------------------------------
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_run_with_a_request_file(tmp_path: Path, capsys) -> None:
