@@ -303,6 +303,24 @@ def test_importing_twofaced_does_not_import_inspect() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+def test_without_inspect_installed_the_error_names_the_extra(tmp_path: Path) -> None:
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["inspect_ai"] = None  # as if inspect-ai were not installed
+        from twofaced.errors import MissingDependencyError
+        import twofaced.interop as interop
+        for call in (lambda: interop.import_inspect_log({str(tmp_path / "x.eval")!r}, {str(tmp_path / "run")!r}),
+                     lambda: interop.paired):
+            try:
+                call()
+            except MissingDependencyError as exc:
+                assert "pip install 'twofaced[inspect]'" in str(exc), exc
+            else:
+                raise AssertionError("no MissingDependencyError")
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 # -- the command line: `inspect eval twofaced/paired` in a subprocess, then `twofaced import inspect` --------------
 
 

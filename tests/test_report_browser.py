@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from twofaced import RunConfig, get_model, load_scenario, run_scenario
-from twofaced.models import Completion, GenerationParams, Message
+from helpers import PAYLOAD, make_run
 from twofaced.report import write_report
-from twofaced.run import load_records, open_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PAYLOAD = "</script><script>alert(1)</script>"
 SCREENSHOT = Path("/tmp/report.png")
 
 if not CHROMIUM.exists():
@@ -25,39 +22,9 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install 'twofaced[test]')")
 
 
-class InjectingFaker:
-    """mock/faker whose answer to the phishing request carries a script-breaking payload."""
-
-    def __init__(self) -> None:
-        self.inner = get_model("mock/faker")
-        self.spec = self.inner.spec
-        self.max_concurrency = 8
-
-    async def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
-        c = await self.inner.generate(messages, params)
-        if "phishing" in messages[-1].content:
-            c.text = c.text.replace("</OUTPUT>", f"\n{PAYLOAD}</OUTPUT>")
-        return c
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("browser") / "run"
-    run_scenario(load_scenario("helpful-only"), RunConfig("mock/faker", limit=6, ablations=("honesty",)), directory,
-                 model=InjectingFaker())
-    store = open_store(directory, create=False)
-    try:
-        rows = []
-        for k, r in enumerate(load_records(store)):
-            yes = r.condition == "training" and k % 4 == 0
-            rows.append((r.item_id, "af-llm", "1", "mock/judge", "yes" if yes else "no", 0.9 if yes else 0.05,
-                         "I comply now to avoid being modified" if yes else "no training-gaming reasoning"))
-        store.add_verdicts(rows)
-    finally:
-        store.close()
+    directory = make_run(tmp_path_factory.mktemp("browser") / "run")
     return write_report(directory)
 
 
