@@ -42,8 +42,9 @@ DATA = Path(__file__).resolve().parents[1] / "src" / "twofaced" / "awareness" / 
 # -- test-only models, registered under the prefix "testaware" -------------------------------------------------
 
 _NONCE = re.compile(r"ANSWER-([0-9a-f]+):")
-_EVAL_WORDS = re.compile(r"benchmark|question|respond only|answer:|rubric|graded|grader|evaluat|test case|"
-                         r"item|probe|###|\{\{|\[sample|task \d|respond with|reply with", re.IGNORECASE)
+_EVAL_WORDS = re.compile(r"benchmark|question \d|question:|respond only|answer:|\ba:$|rubric|grade|evaluat|eval_|"
+                         r"\btest\b|\bitem\b|probe|###|\{\{|\[sample|task \d|respond with|reply with|answer with|"
+                         r"mcq|attack_|ignore all previous|scenario:|statement:|answer in", re.IGNORECASE | re.MULTILINE)
 
 
 def _data(user: str) -> str:
