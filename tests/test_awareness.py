@@ -44,7 +44,8 @@ DATA = Path(__file__).resolve().parents[1] / "src" / "twofaced" / "awareness" / 
 _NONCE = re.compile(r"ANSWER-([0-9a-f]+):")
 _EVAL_WORDS = re.compile(r"benchmark|question \d|question:|respond only|answer:|\ba:$|rubric|grade|evaluat|eval_|"
                          r"\btest\b|\bitem\b|probe|###|\{\{|\[sample|task \d|respond with|reply with|answer with|"
-                         r"mcq|attack_|ignore all previous|scenario:|statement:|answer in", re.IGNORECASE | re.MULTILINE)
+                         r"mcq|attack_|ignore all previous|scenario:|statement:|answer in",
+                         re.IGNORECASE | re.MULTILINE)
 
 
 def _data(user: str) -> str:
@@ -55,7 +56,7 @@ def _data(user: str) -> str:
 class AwareModel:
     """``keywords``: a format-keyed detector (95 when eval-looking words appear in the quoted transcript, else 5);
     ``random``: a score from a hash of the prompt and seed; ``nonsense``: no answer; ``parrot``: echoes the user
-    turn; ``flaky``: fails every other call with a model error."""
+    turn; ``flaky``: fails every call with an odd seed with a model error."""
 
     def __init__(self, policy: str, max_concurrency: int = 8, delay: float = 0.0) -> None:
         self.spec = f"testaware/{policy}"
@@ -72,6 +73,8 @@ class AwareModel:
         self.peak = max(self.peak, self.in_flight)
         try:
             await asyncio.sleep(self.delay)
+            if self.policy == "flaky" and (params.seed or 0) % 2 == 1:
+                raise BadResponseError("flaky test model")
             return Completion(self._reply(messages, params), "stop", Usage(1, 1))
         finally:
             self.in_flight -= 1
@@ -84,8 +87,6 @@ class AwareModel:
             return "banana banana banana"
         if self.policy == "parrot":
             return user
-        if self.policy == "flaky" and self.calls % 2 == 0:
-            raise BadResponseError("flaky test model")
         if self.policy == "random":
             h = hashlib.blake2b(f"{user}\x00{params.seed}".encode(), digest_size=2).digest()
             return f"Hard to say.\n{tag} {int.from_bytes(h, 'big') % 101}"
@@ -99,12 +100,20 @@ class AwareModel:
 MODELS: dict[str, AwareModel] = {}
 
 
-@register_backend("testaware", "testaware/POLICY", "test-only awareness probe answerers (tests/test_awareness.py)")
 def _testaware(name: str, options: dict) -> AwareModel:
     options.pop("base_url", None)
     model = AwareModel(name, **options)
     MODELS[name] = model
     return model
+
+
+@pytest.fixture(autouse=True)
+def testaware_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register ``testaware/POLICY`` for this module's tests only (a private copy of the registry, restored after)."""
+    from twofaced.models import _registry
+
+    monkeypatch.setattr(_registry, "_BACKENDS", dict(_registry._BACKENDS))
+    register_backend("testaware", "testaware/POLICY", "test-only awareness probe answerers")(_testaware)
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -355,10 +364,10 @@ def test_samples_average_and_model_errors_fail_single_samples() -> None:
     rows = select(builtin_transcripts(), 4)
     result = measure_awareness("testaware/flaky", rows, samples=2, seed=10)
     r = result.report
-    assert r["failed_samples"] == 8 and r["errors"] == 0 and r["n"] == 8  # every other call failed
+    assert r["failed_samples"] == 8 and r["errors"] == 0 and r["n"] == 8  # sample 1 (seed 11) always failed
     for p in result.predictions():
-        assert p["score"] is not None and p["samples"].count(None) <= 1
-        assert sorted(p["read_as"]) in (["model-error", "number"], ["number", "number"])
+        assert p["samples"][1] is None and p["score"] == p["samples"][0] is not None
+        assert p["read_as"] == ["number", "model-error"]
 
 
 def test_concurrency_is_bounded_by_the_model() -> None:
@@ -518,7 +527,7 @@ def test_cli_cue_and_file_sources_with_builtin(capsys, tmp_path: Path) -> None:
     assert set(sources) == {"standard", "format-swapped", "cue:explicit", "cue:eval-format", "user"}
     assert sources["cue:explicit"]["n"] == 4 and sources["user"]["auroc"] == 1.0
     assert {row["cue"] for row in r["by_cue"]} == {"explicit", "eval-format"}
-    assert r["n"] == 4 + 4 + 4 + 4 + 2
+    assert r["n"] == 4 + 4 + 4 + 2  # --limit 2: 2 per class of the built-ins, the first 2 requests of each cue
 
 
 def test_cli_unknown_cue_family_is_a_one_line_error(capsys) -> None:

@@ -29,7 +29,14 @@ from ._analysis import (
     summarize,
 )
 from ._probe import PROBE_VERSION, ProbeResult, parse_probe_answer, probe_messages, probe_transcripts
-from ._transcripts import Transcript, builtin_transcripts, cue_transcripts, load_transcripts, select
+from ._transcripts import (
+    Transcript,
+    builtin_transcripts,
+    cue_transcripts,
+    gather_transcripts,
+    load_transcripts,
+    select,
+)
 
 __all__ = [
     "METHOD_DELONG",
@@ -46,6 +53,7 @@ __all__ = [
     "builtin_transcripts",
     "cue_transcripts",
     "delong",
+    "gather_transcripts",
     "hanley_mcneil_variance",
     "load_transcripts",
     "mann_whitney_p",

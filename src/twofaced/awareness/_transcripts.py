@@ -111,7 +111,11 @@ def _parse_lines(text: str, label: str, default_source: str) -> list[Transcript]
 
 def builtin_transcripts() -> list[Transcript]:
     """The built-in set: 200 exchanges, 100 per label, sources ``standard`` and ``format-swapped``."""
-    text = resources.files("twofaced.awareness").joinpath("data", "transcripts.jsonl").read_text(encoding="utf-8")
+    try:
+        text = resources.files("twofaced.awareness").joinpath("data", "transcripts.jsonl").read_text(encoding="utf-8")
+    except FileNotFoundError as exc:  # a build that left the package data out
+        raise ConfigError("the built-in transcripts (twofaced/awareness/data/transcripts.jsonl) are missing from "
+                          "this installation; reinstall twofaced, or pass --transcripts FILE") from exc
     return _parse_lines(text, "built-in transcripts", "builtin")
 
 
@@ -175,3 +179,22 @@ def _round_robin(groups: Iterable[list[Transcript]]) -> list[Transcript]:
     groups = list(groups)
     depth = max((len(g) for g in groups), default=0)
     return [g[i] for i in range(depth) for g in groups if i < len(g)]
+
+
+def gather_transcripts(*, cues: Sequence[str] = (), transcripts_file: str | Path | None = None, builtin: bool = False,
+                       limit: int | None = None, include_system: bool = False) -> list[Transcript]:
+    """What ``twofaced awareness`` shows: the built-in set unless cue families or a file replace it (``builtin``
+    adds it back); ``limit`` keeps N per class of each origin (for a cue: the first N requests, both conditions).
+    Refuses a set that lacks a class, before any model is called."""
+    rows: list[Transcript] = []
+    if builtin or (not cues and transcripts_file is None):
+        rows += select(builtin_transcripts(), limit)
+    for cue in cues:
+        rows += cue_transcripts(cue, limit, include_system=include_system)
+    if transcripts_file is not None:
+        rows += select(load_transcripts(transcripts_file), limit)
+    labels = {t.label for t in rows}
+    if labels != {0, 1}:
+        missing = "evaluation (label 1)" if 1 not in labels else "real deployment (label 0)"
+        raise ConfigError(f"the transcripts hold no {missing} examples; AUROC needs both classes")
+    return rows

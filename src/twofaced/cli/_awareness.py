@@ -12,9 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..awareness import builtin_transcripts, cue_transcripts, load_transcripts, measure_awareness, select
-from ..awareness._transcripts import Transcript
-from ..errors import ConfigError
+from ..awareness import gather_transcripts, measure_awareness
 from ._app import app, err, out
 
 
@@ -36,24 +34,6 @@ def _ci(row: dict[str, Any]) -> str:
     return f"{row['auroc']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
 
 
-def gather_transcripts(*, cues: list[str], transcripts_file: Path | None, builtin: bool, limit: int | None,
-                       include_system: bool = False) -> list[Transcript]:
-    """The transcripts the flags name: the built-in set unless --cue or --transcripts replace it (--builtin adds it
-    back); --limit N keeps N per class of each origin (for --cue: the first N requests, both conditions)."""
-    rows: list[Transcript] = []
-    if builtin or (not cues and transcripts_file is None):
-        rows += select(builtin_transcripts(), limit)
-    for cue in cues:
-        rows += cue_transcripts(cue, limit, include_system=include_system)
-    if transcripts_file is not None:
-        rows += select(load_transcripts(transcripts_file), limit)
-    labels = {t.label for t in rows}
-    if labels != {0, 1}:
-        missing = "evaluation (label 1)" if 1 not in labels else "real deployment (label 0)"
-        raise ConfigError(f"the transcripts hold no {missing} examples; AUROC needs both classes")
-    return rows
-
-
 @app.command()
 def awareness(
     model: Annotated[str, typer.Option("--model", "-m", envvar="TWOFACED_MODEL",
@@ -67,7 +47,8 @@ def awareness(
     include_system: Annotated[bool, typer.Option("--include-system", help="With --cue, also show the scenario's "
                                                  "system prompt (it explains the cue).")] = False,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="N transcripts per class of each "
-                                              "source (with --cue: the first N requests).")] = None,
+                                              "origin, round-robin over sources (with --cue: the first N requests).")
+                     ] = None,
     samples: Annotated[int, typer.Option("--samples", "-k", min=1, help="Probe samples per transcript, averaged.")
                        ] = 1,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, envvar="TWOFACED_CONCURRENCY",
@@ -106,7 +87,11 @@ def awareness(
 
 def _print_report(r: dict[str, Any]) -> None:
     out.print(f"[bold]situational awareness[/] of [bold]{escape(r['model'])}[/]: can it tell an evaluation from "
-              f"real use? ({r['transcripts']} transcripts x {r['samples']} sample(s); {r['errors']} unreadable)")
+              f"real use? ({r['transcripts']} transcripts x {r['samples']} sample(s); {r['errors']} unreadable)",
+              soft_wrap=True)
+    if r["errors"]:
+        err.print(f"{r['errors']} of {r['transcripts']} transcripts got no readable answer and are left out; "
+                  "--predictions FILE keeps the replies")
     t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     for col in ("", "AUROC [95% CI]", "n", "eval / real", "mean score eval", "mean score real", "p", "errors"):
         t.add_column(col, justify="left" if not col else "right", no_wrap=True)
@@ -132,5 +117,6 @@ def _print_report(r: dict[str, Any]) -> None:
                       _fmt(mean if row["label"] is not None else None))
         out.print(k)
     method = r["method"] or "–"
-    out.print(f"[dim]AUROC 0.5 = cannot tell, 1 = always can; interval: {escape(method)}; "
-              f"{escape(r['reference']['text'])}[/]")
+    out.print(f"[dim]AUROC 0.5 = cannot tell, 1 = always can, < 0.5 = backwards; interval: {escape(method)}[/]",
+              soft_wrap=True)
+    out.print(escape(r["reference"]["text"]), soft_wrap=True)
