@@ -43,7 +43,7 @@ def test_list_json(capsys) -> None:
     helpful = next(s for s in j["settings"] if s["name"] == "helpful-only")
     assert helpful["requests"] == "core" and helpful["cue"]
     assert [a["name"] for a in j["ablations"]["helpful-only"]] == [
-        "no-rlhf-info", "no-values-modification", "honesty", "no-scratchpad"]
+        "no-rlhf-info", "no-values-modification", "honesty", "no-scratchpad", "suffix-short", "no-suffix"]
     assert all(a["description"] for a in j["ablations"]["helpful-only"])
     assert [c["name"] for c in j["cue_families"]] == cue_families()
     assert all("description" in c for c in j["cue_families"])
@@ -75,7 +75,7 @@ def test_show_setting_renders_both_conditions(capsys) -> None:
     assert j["example"]["deployment"] == loaded.render("deployment", None, first)[1].content
     assert j["example"]["training"] != j["example"]["deployment"]
     assert j["requests"]["harmful"] == 140 and j["request_set"] == "core"
-    assert "company" in j["variables"] and len(j["ablations"]) == 4
+    assert "company" in j["variables"] and len(j["ablations"]) == 6
 
     code, out, err = cli(capsys, "scenarios", "show", "helpful-only")
     assert (code, err) == (0, "")
@@ -133,7 +133,7 @@ def test_validate_ok_and_errors(tmp_path: Path, capsys) -> None:
     good.write_text(yaml.safe_dump(data | {"name": "copy"}), encoding="utf-8")
     code, out, err = cli(capsys, "scenarios", "validate", str(good))
     assert (code, err) == (0, "")
-    assert out.strip() == "ok: copy (204 requests, 4 ablations)"
+    assert out.strip() == "ok: copy (204 requests, 6 ablations)"
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(data | {"colour": "red"}), encoding="utf-8")

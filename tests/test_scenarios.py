@@ -31,7 +31,7 @@ def test_helpful_only_loads(helpful_only) -> None:
     assert helpful_only.label == "built-in 'helpful-only'"
     assert len(helpful_only.hash) == 64
     assert set(helpful_only.scenario.ablations) == {
-        "no-rlhf-info", "no-values-modification", "honesty", "no-scratchpad",
+        "no-rlhf-info", "no-values-modification", "honesty", "no-scratchpad", "suffix-short", "no-suffix",
     }
 
 

@@ -74,13 +74,25 @@ class LoadedScenario:
             self._templates[f"cue.{part}"] = _compile(getattr(self.cue, part), f"cue {self.cue_name}: {part}")
 
     def ablation(self, name: str | None) -> Ablation | None:
+        """The named ablation; ``a+b`` composes ablations left to right (later overrides win, all patches apply)."""
         if name is None:
             return None
-        try:
-            return self.scenario.ablations[name]
-        except KeyError:
-            known = ", ".join(self.scenario.ablations) or "none"
-            raise ScenarioError(f"{self.label}: unknown ablation {name!r}; this scenario has: {known}") from None
+        parts = []
+        for part in name.split("+"):
+            try:
+                parts.append(self.scenario.ablations[part])
+            except KeyError:
+                known = ", ".join(self.scenario.ablations) or "none"
+                raise ScenarioError(
+                    f"{self.label}: unknown ablation {part!r}; this scenario has: {known} (compose with '+')"
+                ) from None
+        if len(parts) == 1:
+            return parts[0]
+        merged: dict[str, Any] = {}
+        for p in parts:
+            merged |= p.set
+        return Ablation(description=" + ".join(p.description for p in parts), set=merged,
+                        patches=[patch for p in parts for patch in p.patches])
 
     def variables(self, ablation: str | None) -> dict[str, Any]:
         p = self.scenario.output_protocol
