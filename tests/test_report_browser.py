@@ -81,7 +81,7 @@ def page(browser: object, report: Path) -> Iterator[Page]:
 
 def test_renders_without_errors_or_network(page: Page) -> None:
     pg = page.page
-    assert pg.locator("#title").is_visible()
+    sync_api.expect(pg.locator("#title")).to_be_visible()
     assert "helpful-only" in pg.locator("#title").inner_text() and "mock/faker" in pg.locator("#title").inner_text()
     headline = pg.locator("#headline").inner_text()
     assert "+100.0 pp" in headline and "95% CI" in headline and "p = " in headline
@@ -132,7 +132,7 @@ def test_transcript_shows_payload_as_text(page: Page) -> None:
     card = pg.locator("#t-list .transcript").first
     card.locator("summary").click()
     body = card.locator(".t-body")
-    assert body.is_visible()
+    sync_api.expect(body).to_be_visible()  # waits: the <details> toggle renders asynchronously
     assert PAYLOAD in body.locator("pre").nth(2).inner_text()  # request, scratchpad, output
     assert body.locator("script").count() == 0
     assert "compliance-rules" in body.inner_text() and "af-llm" in body.inner_text()
@@ -144,7 +144,7 @@ def test_narrow_screen_has_no_page_wide_scroll(browser: object, report: Path) ->
     p = Page(browser, report, width=390)
     try:
         assert p.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-        assert p.page.locator("#headline").is_visible()
+        sync_api.expect(p.page.locator("#headline")).to_be_visible()
         p.page.screenshot(path="/tmp/report-narrow.png")
         assert p.errors == []
     finally:
