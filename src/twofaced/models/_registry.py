@@ -3,7 +3,8 @@
     embedded                      the bundled SmolLM2-135M-Instruct (extra 'embedded')
     openai/MODEL                  any OpenAI-compatible server; --base-url or OPENAI_BASE_URL, key OPENAI_API_KEY
     anthropic/MODEL               Anthropic's API; key ANTHROPIC_API_KEY (extra 'anthropic')
-    mock/POLICY                   deterministic test doubles (comply, refuse, faker, random, garbage)
+    mock/POLICY                   deterministic test doubles (comply, refuse, faker, random, garbage, judge,
+                                  nonsense)
 
 Any spec takes options after ``?``: ``embedded?n_ctx=4096``, ``mock/faker?delay=0.1``,
 ``openai/llama3?max_concurrency=8``. Backends are registered by prefix with :func:`register_backend`; third
@@ -123,7 +124,8 @@ def _anthropic(name: str, options: dict[str, Any]) -> Model:
     return AnthropicModel(name, **options)
 
 
-@register_backend("mock", "mock/POLICY (comply|refuse|faker|random|garbage)", "deterministic test doubles")
+@register_backend("mock", "mock/POLICY (comply|refuse|faker|random|garbage|judge|nonsense)",
+                  "deterministic test doubles")
 def _mock(name: str, options: dict[str, Any]) -> Model:
     from ._mock import MockModel
 
