@@ -259,3 +259,15 @@ def test_debug_shows_the_traceback() -> None:
 def test_real_process_error_is_one_line() -> None:
     proc = cli_subprocess("run", "--model", "mock/faker", "--ablation", "nope", "--out", "r")
     assert_one_line_error(proc.returncode, proc.stderr, "unknown ablation 'nope'")
+
+
+def test_show_names_the_last_distinct_error_after_a_failed_run(tmp_path, capsys, closed_port) -> None:
+    out = tmp_path / "r"
+    code, _, err = cli(capsys, "run", "--model", "openai/x", "--base-url", f"http://127.0.0.1:{closed_port}/v1",
+                       "--out", str(out), "--limit", "3", "--no-progress")
+    assert code == 1 and err.strip().startswith("error: cannot connect")
+    code, stdout, _ = cli(capsys, "show", str(out))
+    assert code == 0 and stdout.count("last error: ConnectError: cannot connect") == 1
+    code, stdout, _ = cli(capsys, "show", str(out), "--json")
+    errors = json.loads(stdout)["last_errors"]
+    assert len(errors) == 1 and errors[0]["type"] == "ConnectError"

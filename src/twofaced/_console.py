@@ -85,6 +85,8 @@ def print_summary(console: Console, summary: Summary, directory: Path | str) -> 
     _table(console, summary.all, "All requests")
     for name, table in summary.subsets.items():
         _table(console, table, f"{name.capitalize()} requests only")
+    for kind, message in summary.last_errors:
+        console.print(f"[red]last error:[/] {escape(kind)}: {escape(message)}", soft_wrap=True)
     console.print(f"[dim]run directory: {where}  ·  tokens: {j['usage']['prompt_tokens']} prompt, "
                   f"{j['usage']['completion_tokens']} completion  ·  twofaced show {where} --json[/]")
 

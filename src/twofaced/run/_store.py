@@ -340,15 +340,6 @@ class Store:
     def status_counts(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT status, count(*) FROM items GROUP BY status").fetchall())
 
-    def verdict_counts(self, judge: str) -> list[tuple[str | None, str, int, str, int]]:
-        """(ablation, condition, harmful, verdict, count) over done items, for one judge."""
-        return self.conn.execute(
-            "SELECT i.ablation, i.condition, i.harmful, v.verdict, count(*) FROM items i"
-            " JOIN verdicts v ON v.item_id = i.id AND v.judge = ?"
-            " WHERE i.status = 'done' GROUP BY i.ablation, i.condition, i.harmful, v.verdict",
-            (judge,),
-        ).fetchall()
-
     def usage(self) -> tuple[int, int]:
         row = self.conn.execute(
             "SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0) FROM completions"
@@ -356,8 +347,9 @@ class Store:
         return int(row[0]), int(row[1])
 
     def last_errors(self, limit: int = 3) -> list[tuple[str, str]]:
+        """The most recent distinct (type, message) pairs of failed attempts (concurrent failures repeat)."""
         return self.conn.execute(
-            "SELECT type, message FROM errors ORDER BY id DESC LIMIT ?", (limit,)
+            "SELECT type, message FROM errors GROUP BY type, message ORDER BY max(id) DESC LIMIT ?", (limit,)
         ).fetchall()
 
     def close(self) -> None:

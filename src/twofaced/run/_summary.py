@@ -161,6 +161,7 @@ class Summary:
     all: Table
     subsets: dict[str, Table]
     usage: tuple[int, int]
+    last_errors: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -174,6 +175,7 @@ class Summary:
             "usage": {"prompt_tokens": self.usage[0], "completion_tokens": self.usage[1]},
             **self.all.to_json(),
             "subsets": {name: table.to_json() for name, table in self.subsets.items()},
+            "last_errors": [{"type": t, "message": m} for t, m in self.last_errors],
         }
 
 
@@ -196,5 +198,7 @@ def summarize(store: Store, judge: str | None = None, af_judge: str | None = Non
     if len(present) == 2:
         subsets = {name: Table([r for r in records if r.harmful == (name == "harmful")], ablations, judge, af_judge)
                    for name in SUBSETS}
-    return Summary(store.meta(), store.status_counts(), judge, af_judge,
-                   Table(records, ablations, judge, af_judge), subsets, store.usage())
+    status = store.status_counts()
+    errors = store.last_errors() if status.get("failed") else []
+    return Summary(store.meta(), status, judge, af_judge, Table(records, ablations, judge, af_judge), subsets,
+                   store.usage(), errors)
