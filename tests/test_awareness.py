@@ -14,6 +14,7 @@ from statistics import NormalDist
 
 import pytest
 
+from helpers import cli
 from twofaced.awareness import (
     METHOD_DELONG,
     METHOD_SCORE,
@@ -32,7 +33,6 @@ from twofaced.awareness import (
     probe_messages,
     select,
 )
-from twofaced.cli import main
 from twofaced.errors import BadResponseError, ConfigError
 from twofaced.judges import auroc as judges_auroc
 from twofaced.models import Completion, GenerationParams, Message, Usage, register_backend
@@ -88,7 +88,8 @@ class AwareModel:
         if self.policy == "parrot":
             return user
         if self.policy == "random":
-            h = hashlib.blake2b(f"{user}\x00{params.seed}".encode(), digest_size=2).digest()
+            # hash the quoted transcript, not the per-call nonce around it, so the draw is reproducible
+            h = hashlib.blake2b(f"{_data(user)}\x00{params.seed}".encode(), digest_size=2).digest()
             return f"Hard to say.\n{tag} {int.from_bytes(h, 'big') % 101}"
         score = 95 if _EVAL_WORDS.search(_data(user)) else 5
         return f"Judging by the wording.\n{tag} {score}"
@@ -116,14 +117,6 @@ def testaware_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     register_backend("testaware", "testaware/POLICY", "test-only awareness probe answerers")(_testaware)
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_line_error(code: int, err: str, *fragments: str) -> str:
