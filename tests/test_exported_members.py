@@ -49,6 +49,7 @@ EXPECTED = {
         "load_cue",
         "load_request_file",
         "load_scenario",
+        "select_split",
         "with_requests",
     ],
     "twofaced.run": [

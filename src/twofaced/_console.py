@@ -74,8 +74,11 @@ def print_summary(console: Console, summary: Summary, directory: Path | str) -> 
     j = summary.to_json()
     items = j["items"]
     scenario, model, where = escape(str(j["scenario"])), escape(str(j["model"])), escape(str(directory))
-    if j.get("cue"):
-        scenario += escape(f" (cue {j['cue']})")
+    about = [f"cue {j['cue']}"] if j.get("cue") else []
+    if j.get("split"):
+        about.append(f"{j['split']} split")
+    if about:
+        scenario += escape(f" ({', '.join(about)})")
     console.print(
         f"[bold]{scenario}[/] on [bold]{model}[/]  ({items['done']} of {items['total']} items done"
         + (f", {items['failed']} failed" if items["failed"] else "")

@@ -15,7 +15,7 @@ from ..models import canonical_spec, list_backends
 from ..run import RunConfig, is_sweep, run_scenario, show_run, sweep_grid
 from ..scenarios import load_scenario
 from ..scenarios._requests_io import apply_requests_option
-from ._app import _slug, app, err, out
+from ._app import SPLIT_HELP, Split, _slug, app, err, out
 
 models_app = typer.Typer(help="Model backends and spec strings.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -48,12 +48,15 @@ def run(
                                                  "(AdvBench, HarmBench, StrongREJECT detected) or a built-in name.")
                         ] = None,
     column: Annotated[list[str] | None, typer.Option("--column", help="Map a request-file column: ours=theirs "
-                                                     "(ours: id, category, prompt, harmful, context; repeatable).")
+                                                     "(ours: id, category, prompt, harmful, split, context; "
+                                                     "repeatable).")
                       ] = None,
+    split: Annotated[Split, typer.Option("--split", help=SPLIT_HELP)] = Split.ALL,
 ) -> None:
     """Run SCENARIO on a model under paired training / deployment conditions; resumes if DIR exists."""
-    loaded = load_scenario(scenario, cue=cue)
-    loaded = apply_requests_option(loaded, requests, column or [])
+    # The split applies to the requests asked: the scenario's own set, or the --requests set that replaces it.
+    loaded = load_scenario(scenario, cue=cue, split=split.value if requests is None else "all")
+    loaded = apply_requests_option(loaded, requests, column or [], split=split.value)
     config = RunConfig(model_spec=model, limit=limit, samples=samples, ablations=tuple(ablation or ()),
                        temperature=temperature, max_tokens=max_tokens, seed=seed)
     cue_part = f"-{_slug(loaded.cue_name)}" if cue else ""

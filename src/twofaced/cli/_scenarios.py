@@ -27,7 +27,7 @@ scenarios_app = typer.Typer(help="Built-in settings, cue families, ablations and
 app.add_typer(scenarios_app, name="scenarios")
 
 Column = Annotated[list[str] | None, typer.Option("--column", help="Map a request-file column: ours=theirs "
-                                                  "(ours: id, category, prompt, harmful, context; repeatable).")]
+                                                  "(ours: id, category, prompt, harmful, split, context; repeatable).")]
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -189,7 +189,8 @@ def _show_requests(name: str, rows: list[sc.Request], extra: dict[str, Any], as_
     categories: dict[str, list[int]] = {}
     for r in rows:
         categories.setdefault(r.category, [0, 0])[0 if r.harmful else 1] += 1
-    payload = {"kind": "request_set", "name": name, **extra, "requests": counts,
+    splits = {s: len(sc.select_split(rows, s)) for s in ("train", "heldout")}
+    payload = {"kind": "request_set", "name": name, **extra, "requests": counts, "splits": splits,
                "categories": [{"category": k, "harmful": v[0], "benign": v[1]} for k, v in categories.items()],
                "first": rows[0].model_dump()}
     if as_json:
@@ -199,6 +200,7 @@ def _show_requests(name: str, rows: list[sc.Request], extra: dict[str, Any], as_
     if "format" in extra:
         cols = ", ".join(f"{k}={v}" for k, v in extra["columns"].items())
         out.print(f"format {escape(str(extra['format']))}; columns {escape(cols)}")
+    out.print(f"split: {splits['train']} train, {splits['heldout']} heldout (twofaced run --split)")
     t = Table("category", "harmful", "benign", box=box.SIMPLE_HEAD, header_style="bold")
     for c in payload["categories"]:
         t.add_row(escape(c["category"]), str(c["harmful"]), str(c["benign"]))

@@ -15,7 +15,7 @@ from rich.table import Table
 from .._console import progress_bar
 from ..errors import ConfigError
 from ..run import SweepSpec, run_sweep, sweep_grid
-from ._app import app, err, out
+from ._app import SPLIT_HELP, Split, app, err, out
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -23,7 +23,8 @@ def _split(value: str | None) -> tuple[str, ...]:
 
 
 def print_grid(grid: dict) -> None:
-    t = Table(title=f"sweep: {grid['setting']}  (gap training − deployment, pp [95% CI])", title_justify="left",
+    split = f", {grid['split']} split" if grid.get("split") else ""
+    t = Table(title=f"sweep: {grid['setting']}{split}  (gap training − deployment, pp [95% CI])", title_justify="left",
               box=box.SIMPLE_HEAD, header_style="bold")
     t.add_column("model")
     t.add_column("cue")
@@ -57,10 +58,11 @@ def sweep(
     seed: Annotated[int, typer.Option()] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    split: Annotated[Split, typer.Option("--split", help=SPLIT_HELP)] = Split.ALL,
 ) -> None:
     """Run every model x cue family (each with every ablation) into DIR; re-running resumes every cell."""
     spec = SweepSpec(setting=setting, models=_split(models), cues=_split(cues), ablations=_split(ablations),
-                     limit=limit, samples=samples, seed=seed)
+                     limit=limit, samples=samples, seed=seed, split=split.value)
     if not spec.models or not spec.cues:
         raise ConfigError("--models and --cues each need at least one entry (comma-separated)")
 

@@ -100,6 +100,7 @@ def _manifest(store: Store, summary: Summary) -> dict[str, Any]:
         "scenario": meta.get("scenario"),
         "scenario_hash": meta.get("scenario_hash"),
         "scenario_source": latest.get("scenario_source"),
+        "split": meta.get("split", "all"),
         "data_hash": data_hash,
         "data_hash_of": f"sha256 of the {n_requests} (request id, prompt) pairs used, sorted",
         "requests": n_requests,

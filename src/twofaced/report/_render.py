@@ -167,7 +167,8 @@ def render_markdown(data: dict[str, Any]) -> Iterator[str]:
     gen = ", ".join(f"{k}={v}" for k, v in m["generation"].items())
     yield "\n".join(_table(["field", "value"], [
         ["model", f"`{m['model']}`"], ["scenario", m["scenario"]], ["scenario hash", f"`{m['scenario_hash']}`"],
-        ["scenario source", m["scenario_source"]], ["data hash", f"`{m['data_hash']}` ({m['data_hash_of']})"],
+        ["scenario source", m["scenario_source"]], ["request split", m.get("split", "all")],
+        ["data hash", f"`{m['data_hash']}` ({m['data_hash_of']})"],
         ["generation parameters", gen], ["base seed", m["base_seed"]], ["run started", m["run_started_at"]],
         ["invocations", len(m["invocations"])], ["report created", m["created_at"]],
         ["run directory", m["directory"]],

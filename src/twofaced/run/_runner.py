@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..errors import RunDirError
 from ..models import Model, canonical_spec, get_model
 from ..scenarios import LoadedScenario
 from ._engine import ExecutionResult, ProgressCallback, execute
@@ -54,18 +55,35 @@ def _versions() -> dict[str, str]:
 
 
 def identity(scenario: LoadedScenario, config: RunConfig) -> dict[str, str]:
-    """What a run directory is pinned to; resuming with anything else is refused."""
+    """What a run directory is pinned to; resuming with anything else is refused. ``split`` is there only
+    when one half of the requests is asked (a directory without it holds a run of every request)."""
     params = config.params(scenario, 0)
+    split = {"split": scenario.split} if scenario.split != "all" else {}
     return {
         "scenario": scenario.name,
         "scenario_hash": scenario.hash,
         "cue": scenario.cue_name,
+        **split,
         "model": canonical_spec(config.model_spec),
         "temperature": repr(params.temperature),
         "max_tokens": str(params.max_tokens),
         "seed": str(config.seed),
         "protocol": json.dumps(scenario.protocol.model_dump(mode="json"), sort_keys=True),
     }
+
+
+def refuse_another_split(store: Store, scenario: LoadedScenario) -> None:
+    """Refuse to resume a run of one split of the requests with another (before the hash check, whose
+    message would not say why)."""
+    meta = store.meta()
+    if "scenario_hash" not in meta:
+        return  # a new directory
+    had = meta.get("split", "all")
+    if had != scenario.split:
+        raise RunDirError(
+            f"{store.directory} holds a run of the {had!r} split of the requests, not {scenario.split!r}; "
+            f"resume it with --split {had} or use another --out directory (runs are never mixed)"
+        )
 
 
 def prepare(
@@ -79,9 +97,10 @@ def prepare(
     rows = expand(scenario, config)
     store = open_store(out, create=True)
     try:
+        refuse_another_split(store, scenario)
         store.claim(identity(scenario, config))
         manifest = {"config": asdict(config), "scenario": scenario.name, "scenario_hash": scenario.hash,
-                    "scenario_source": scenario.label, "versions": dict(_versions())}
+                    "scenario_source": scenario.label, "split": scenario.split, "versions": dict(_versions())}
         invocation = store.start_invocation(argv, manifest)
     except BaseException:
         store.close()

@@ -167,6 +167,7 @@ class Summary:
         return {
             "scenario": self.meta.get("scenario"),
             "cue": self.meta.get("cue"),
+            **({"split": self.meta["split"]} if "split" in self.meta else {}),
             "model": self.meta.get("model"),
             "judge": self.judge,
             "af_judge": self.af_judge,

@@ -34,6 +34,15 @@ class SweepSpec:
     limit: int | None = None
     samples: int = 1
     seed: int = 0
+    split: str = "all"
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as ``sweep.json`` records it; ``split`` only when not ``all``, so a sweep directory made
+        before splits existed still resumes."""
+        data = json.loads(json.dumps(asdict(self)))
+        if self.split == "all":
+            del data["split"]
+        return data
 
 
 def _slug(text: str) -> str:
@@ -73,15 +82,20 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, concurrency: int = 16,
     directory = Path(out)
     if (directory / "run.sqlite").exists():
         raise RunDirError(f"{directory} is a single run, not a sweep; choose another --out")
-    scenarios = {cue: load_scenario(spec.setting, cue=cue) for cue in spec.cues}  # validates every cue first
+    scenarios = {cue: load_scenario(spec.setting, cue=cue, split=spec.split)  # validates every cue first
+                 for cue in spec.cues}
     for sc in scenarios.values():
         for ablation in spec.ablations:
             sc.ablation(ablation)
     cells = cell_dirs(spec)
-    manifest = {"kind": "twofaced-sweep", "version": 1, "spec": json.loads(json.dumps(asdict(spec))),
+    manifest = {"kind": "twofaced-sweep", "version": 1, "spec": spec.to_json(),
                 "cells": [{"model": m, "cue": c, "directory": d} for m, c, d in cells]}
     if is_sweep(directory):
         old = read_sweep(directory)
+        had = (old.get("spec") or {}).get("split", "all")
+        if had != spec.split:
+            raise RunDirError(f"{directory} holds a sweep of the {had!r} split of the requests, not {spec.split!r}; "
+                              f"resume it with --split {had} or use another --out")
         if old.get("spec") != manifest["spec"]:
             raise RunDirError(f"{directory} holds another sweep (its grid or settings differ); use another --out")
     _write_manifest(directory, manifest)
@@ -118,5 +132,6 @@ def sweep_grid(directory: str | Path) -> dict[str, Any]:
     for r, adj in zip(tested, holm([r["p_value"] for r in tested]), strict=True):
         r["p_holm_grid"] = adj
     spec = manifest["spec"]
-    return {"setting": spec["setting"], "models": spec["models"], "cues": spec["cues"],
+    split = {"split": spec["split"]} if spec.get("split", "all") != "all" else {}
+    return {"setting": spec["setting"], **split, "models": spec["models"], "cues": spec["cues"],
             "ablations": [None, *spec["ablations"]], "cells": rows}

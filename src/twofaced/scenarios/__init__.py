@@ -4,6 +4,7 @@ from ._loader import builtin_cue_families, builtin_request_sets, builtin_scenari
 from ._render import LoadedScenario, load_scenario
 from ._requests_io import load_request_file, with_requests
 from ._schema import CONDITIONS, Ablation, CueFamily, CueVariant, OutputProtocol, Request, Scenario, Setting
+from ._split import select_split
 
 __all__ = [
     "CONDITIONS",
@@ -21,5 +22,6 @@ __all__ = [
     "load_cue",
     "load_request_file",
     "load_scenario",
+    "select_split",
     "with_requests",
 ]

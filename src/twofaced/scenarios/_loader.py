@@ -1,8 +1,8 @@
 """Find, parse and validate scenarios and request sets; turn every failure into one line naming the file.
 
 Built-ins ship as package data (``builtin/*.yaml``, ``requests/*.jsonl``); a user scenario is any YAML path.
-A scenario's ``content_hash`` covers the validated scenario and every request it uses, so a run directory can
-tell whether it is being resumed with the same inputs.
+A scenario's ``content_hash`` covers the validated scenario and every request it uses (and the split, when only
+one half is asked), so a run directory can tell whether it is being resumed with the same inputs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ScenarioError
 from ._schema import CueFamily, Request, Scenario
+from ._split import parse_split, with_split
 
 _PKG = "twofaced.scenarios"
 
@@ -128,7 +129,10 @@ def parse_scenario(data: Any, label: str) -> Scenario:
 
 
 def load_requests(ref: str, base_dir: Path | None, label: str) -> tuple[list[Request], str]:
-    """Load a request set by built-in name or path (JSONL: id, category, prompt, harmful)."""
+    """Load a request set by built-in name or path (JSONL: id, category, prompt, harmful, split).
+
+    A row without a split gets the one derived from its id (see ``_split.py``); a bad split is an error
+    naming the file and the line."""
     path = None
     if base_dir is not None and (base_dir / ref).is_file():
         path = base_dir / ref
@@ -150,7 +154,10 @@ def load_requests(ref: str, base_dir: Path | None, label: str) -> tuple[list[Req
         if not line.strip():
             continue
         try:
-            row = Request.model_validate(json.loads(line))
+            data = json.loads(line)
+            if isinstance(data, dict) and "split" in data:
+                data["split"] = parse_split(data["split"], f"{src}: line {lineno}")
+            row = with_split(Request.model_validate(data))
         except json.JSONDecodeError as exc:
             raise ScenarioError(f"{src}: line {lineno} is not valid JSON ({exc.msg})") from exc
         except ValidationError as exc:
@@ -164,12 +171,14 @@ def load_requests(ref: str, base_dir: Path | None, label: str) -> tuple[list[Req
     return rows, src
 
 
-def scenario_hash(scenario: Scenario, requests: list[Request]) -> str:
-    blob = json.dumps(
-        {"scenario": scenario.model_dump(mode="json"), "requests": [r.model_dump() for r in requests]},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+def scenario_hash(scenario: Scenario, requests: list[Request], split: str = "all") -> str:
+    """The content hash a run directory is pinned to. A request's ``split`` field is left out and the split
+    asked is added only when it is not ``all``, so directories made before splits existed keep their hash."""
+    payload: dict[str, object] = {"scenario": scenario.model_dump(mode="json"),
+                                  "requests": [r.model_dump(exclude={"split"}) for r in requests]}
+    if split != "all":
+        payload["split"] = split
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -17,6 +17,7 @@ from ..errors import ScenarioError
 from ..models import Message
 from ._loader import load_cue, load_requests, read_scenario, scenario_hash
 from ._schema import CONDITIONS, Ablation, CueFamily, Request, Scenario
+from ._split import check_split, select_split
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
@@ -39,13 +40,15 @@ def _render(template: jinja2.Template, context: dict[str, Any], label: str) -> s
 
 @dataclass
 class LoadedScenario:
-    """A validated scenario with its request set, compiled templates and content hash."""
+    """A validated scenario with its request set, compiled templates and content hash. ``split`` is the half
+    of the request set it asks (``all``, ``train`` or ``heldout``); ``requests`` holds only that half."""
 
     scenario: Scenario
     requests: list[Request]
     label: str
     hash: str
     cue_name: str = ""
+    split: str = "all"
     _templates: dict[str, jinja2.Template] = field(default_factory=dict, repr=False)
     _system_cache: dict[str | None, str] = field(default_factory=dict, repr=False)
 
@@ -166,23 +169,37 @@ class LoadedScenario:
                 )
 
 
-def load_scenario(name_or_path: str | Path, requests: str | None = None, cue: str | None = None) -> LoadedScenario:
+def load_scenario(name_or_path: str | Path, requests: str | None = None, cue: str | None = None,
+                  split: str = "all") -> LoadedScenario:
     """Load a built-in scenario by name or a YAML file by path, with its request set and cue, and validate it.
 
     ``cue`` overrides the scenario's cue family: ``tier-tag``, ``tier-tag:lower``, or a cue YAML path.
+    ``split`` (``all``, ``train`` or ``heldout``) keeps only that half of the request set (see
+    :func:`select_split`); a half other than ``all`` is part of the content hash.
 
     >>> sc = load_scenario("helpful-only")
     >>> sc.render("training", None, sc.requests[0])[1].role
     'user'
     """
+    check_split(split)
     scenario, label, base_dir = read_scenario(str(name_or_path))
-    rows, _ = load_requests(requests or scenario.requests, base_dir, label)
+    rows, src = load_requests(requests or scenario.requests, base_dir, label)
+    rows = split_requests(rows, split, src)
     ref = cue if cue is not None else scenario.cue
     if isinstance(ref, str):
         family, cue_name = load_cue(ref, base_dir)
     else:
         family, cue_name = ref, ref.name
     scenario = scenario.model_copy(update={"cue": family})
-    loaded = LoadedScenario(scenario, rows, label, scenario_hash(scenario, rows), cue_name)
+    loaded = LoadedScenario(scenario, rows, label, scenario_hash(scenario, rows, split), cue_name, split)
     loaded.validate()
     return loaded
+
+
+def split_requests(rows: list[Request], split: str, source: str) -> list[Request]:
+    """:func:`select_split`, refusing an empty half with a one-line error naming the split and ``source``."""
+    selected = select_split(rows, split)
+    if not selected:
+        raise ScenarioError(f"{source}: no request is in the {split!r} split (of {len(rows)}); "
+                            "use --split all or a request set with such rows")
+    return selected

@@ -1,7 +1,7 @@
 """Request sets from user files in the common public formats: JSON Lines, JSON (a list) and CSV.
 
-A file's columns map onto a request's fields (``id``, ``category``, ``prompt``, ``harmful``, plus ``context``,
-appended to the prompt after a blank line). Known layouts are detected from the header, so the public
+A file's columns map onto a request's fields (``id``, ``category``, ``prompt``, ``harmful``, ``split``, plus
+``context``, appended to the prompt after a blank line). Known layouts are detected from the header, so the public
 harmful-request benchmarks load without options (first match wins):
 
 - ``harmbench`` (columns ``Behavior`` and ``SemanticCategory``): prompt = Behavior, plus a blank line and
@@ -13,7 +13,9 @@ harmful-request benchmarks load without options (first match wins):
 Any other layout loads through a mapping ``ours=theirs`` (``--column prompt=text``), which also overrides a
 detected format field by field. Only column names are known here; no benchmark text ships with twofaced.
 A row without an id gets ``PREFIX-NNNN`` from its position (1-based); a duplicate id is an error naming the
-line; an empty category falls back to the format's default (``uncategorized`` when it has none).
+line; an empty category falls back to the format's default (``uncategorized`` when it has none). A row without
+a ``split`` (``train`` or ``heldout``) gets one from its id: ``heldout`` when the first byte of sha256(id) is
+odd, else ``train`` (see ``_split.py``); any other split value is an error naming the line.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from typing import Any
 
 from ..errors import ScenarioError
 from ._loader import builtin_request_sets, load_requests, scenario_hash
-from ._render import LoadedScenario
+from ._render import LoadedScenario, split_requests
 from ._schema import Request
+from ._split import check_split, parse_split, split_from_id
 
-FIELDS: tuple[str, ...] = ("id", "category", "prompt", "harmful", "context")
+FIELDS: tuple[str, ...] = ("id", "category", "prompt", "harmful", "split", "context")
 SUFFIXES: tuple[str, ...] = (".jsonl", ".ndjson", ".json", ".csv")
 DEFAULT_CATEGORY = "uncategorized"
 _TRUE = {"1", "true", "yes", "y", "t", "harmful"}
@@ -224,8 +227,9 @@ def load_request_file(
     """Load a request set from a ``.jsonl``, ``.json`` (a list of objects) or ``.csv`` file.
 
     The layout is detected from the columns (see :data:`FORMATS`); ``mapping`` (ours -> theirs, ours in
-    id, category, prompt, harmful, context) overrides it field by field. Rows without an id get
-    ``PREFIX-NNNN`` by position; ``harmful`` defaults to ``harmful_default`` where the file has no value.
+    id, category, prompt, harmful, split, context) overrides it field by field. Rows without an id get
+    ``PREFIX-NNNN`` by position; ``harmful`` defaults to ``harmful_default`` where the file has no value; rows
+    without a split get ``heldout`` when the first byte of sha256(id) is odd, else ``train``.
     Every failure is a :class:`ScenarioError` naming the file and the line.
     """
     return load_request_file_info(path, mapping, harmful_default=harmful_default)[0]
@@ -259,41 +263,56 @@ def load_request_file_info(
                                 "ids must be unique")
         seen[rid] = where
         category = _cell(row, cols, "category", path, where) or default_category
-        rows.append(Request(id=rid, category=category, prompt=prompt, harmful=harmful))
+        split = parse_split(row.get(cols["split"]), f"{path}: {where}") if "split" in cols else None
+        rows.append(Request(id=rid, category=category, prompt=prompt, harmful=harmful,
+                            split=split or split_from_id(rid)))
     return rows, fmt, cols
 
 
 # -- plugging a request set into a loaded scenario ----------------------------------------------------------
 
 
-def with_requests(loaded: LoadedScenario, rows: list[Request], source: str | None = None) -> LoadedScenario:
+def with_requests(loaded: LoadedScenario, rows: list[Request], source: str | None = None,
+                  split: str | None = None) -> LoadedScenario:
     """A copy of ``loaded`` that asks ``rows`` instead of its own request set, with the content hash
     recomputed (a run directory is pinned to it) and every condition and ablation re-validated.
-    ``source`` (a file name), when given, is added to the label that messages and the manifest show."""
+    ``source`` (a file name), when given, is added to the label that messages and the manifest show.
+    ``split`` (``all``, ``train``, ``heldout``; default: the split ``loaded`` was made with) keeps only that half
+    of ``rows``; an empty half is an error naming the split."""
+    split = check_split(loaded.split if split is None else split)
     if not rows:
         raise ScenarioError(f"{source or loaded.label}: holds no requests")
+    rows = split_requests(list(rows), split, source or loaded.label)
     label = f"{loaded.label} with requests from {source}" if source else loaded.label
-    new = dataclasses.replace(loaded, requests=list(rows), label=label,
-                              hash=scenario_hash(loaded.scenario, list(rows)), _system_cache={})
+    new = dataclasses.replace(loaded, requests=rows, label=label, split=split,
+                              hash=scenario_hash(loaded.scenario, rows, split), _system_cache={})
     new.validate()
     return new
 
 
-def apply_requests_option(loaded: LoadedScenario, ref: str | None, columns: Sequence[str] = ()) -> LoadedScenario:
-    """What ``twofaced run --requests REF [--column ours=theirs ...]`` does: ``REF`` is a request file
-    (.jsonl, .json, .csv) or a built-in request-set name; None keeps the scenario's own set."""
+def apply_requests_option(loaded: LoadedScenario, ref: str | None, columns: Sequence[str] = (),
+                          split: str | None = None) -> LoadedScenario:
+    """What ``twofaced run --requests REF [--column ours=theirs ...] [--split S]`` does: ``REF`` is a request
+    file (.jsonl, .json, .csv) or a built-in request-set name; None keeps the scenario's own set. ``split``
+    (default: the one ``loaded`` was made with) keeps one half of the requests."""
+    split = check_split(loaded.split if split is None else split)
     if ref is None:
         if columns:
             raise ScenarioError("--column maps the columns of a request file; give the file with --requests FILE")
-        return loaded
+        if split == loaded.split:
+            return loaded
+        if loaded.split != "all":
+            raise ScenarioError(f"{loaded.label}: holds only the {loaded.split!r} split; load it with split 'all' "
+                                f"to select the {split!r} split")
+        return with_requests(loaded, loaded.requests, split=split)
     path = Path(ref)
     if path.is_file() or path.suffix.lower() in SUFFIXES:
         rows = load_request_file(path, parse_column_mapping(columns))
-        return with_requests(loaded, rows, source=str(path))
+        return with_requests(loaded, rows, source=str(path), split=split)
     if ref in builtin_request_sets():
         if columns:
             raise ScenarioError(f"--column applies to request files, not the built-in request set {ref!r}")
         rows, _ = load_requests(ref, None, f"--requests {ref}")
-        return with_requests(loaded, rows, source=f"request set '{ref}'")
+        return with_requests(loaded, rows, source=f"request set '{ref}'", split=split)
     raise ScenarioError(f"--requests {ref!r} is neither a file nor a built-in request set "
                         f"({', '.join(builtin_request_sets())}); use a .jsonl, .json or .csv path")

@@ -19,12 +19,14 @@ class _Strict(BaseModel):
 
 
 class Request(_Strict):
-    """One request of a request set."""
+    """One request of a request set. ``split`` is its half of the fixed train / held-out split (see
+    :func:`twofaced.scenarios.select_split`); ``None`` means "derived from the id"."""
 
     id: str = Field(min_length=1)
     category: str = Field(min_length=1)
     prompt: str = Field(min_length=1)
     harmful: bool = True
+    split: Literal["train", "heldout"] | None = None
 
 
 class Setting(_Strict):
