@@ -24,6 +24,8 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     # removed again after the test whatever the test did.
     monkeypatch.setenv("TWOFACED_DEBUG", "")
     monkeypatch.delenv("TWOFACED_DEBUG")
+    # Organisms built by tests go to a per-test data directory, never the developer's.
+    monkeypatch.setenv("TWOFACED_HOME", str(tmp_path / "twofaced-home"))
     monkeypatch.chdir(tmp_path)
 
 

@@ -106,12 +106,12 @@ class _ErrorsColumn(ProgressColumn):
         return Text(f"{n} errors", style="red" if n else "dim")
 
 
-def progress_bar(console: Console) -> Any:
+def progress_bar(console: Console, label: str = "run") -> Any:
     """A factory ``(to_do, total) -> on_item(ok)`` that drives one rich progress bar until the last item."""
 
     def factory(to_do: int, total: int) -> ProgressCallback:
         progress = Progress(
-            TextColumn("[bold]run"), BarColumn(), MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
+            TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
             TextColumn("ETA"), TimeRemainingColumn(), _ErrorsColumn(), console=console, transient=False,
             refresh_per_second=8,
         )

@@ -2,6 +2,8 @@
 
 Invariants:
 - The weights load once per process (``_load`` is cached by path and context size) and never from a hub.
+- A LoRA adapter (a model organism, ``lora_path``) is applied by llama.cpp at load time on top of the
+  quantised weights; each adapter gets its own cached instance.
 - One llama context serves one request at a time, on one dedicated worker thread; ``max_concurrency`` is 1.
 - Prefix reuse: llama-cpp-python keeps the KV cache of the previous prompt and, on the next call, evaluates
   only the tokens after the longest common prefix. The engine orders work so requests that share a system
@@ -45,14 +47,15 @@ def embedded_gguf_path() -> Path:
 
 
 @functools.cache
-def _load(path: str, n_ctx: int, n_threads: int) -> Any:
+def _load(path: str, n_ctx: int, n_threads: int, lora_path: str | None = None) -> Any:
     try:
         from llama_cpp import Llama
     except ImportError as exc:
         raise missing_extra("llama-cpp-python", "embedded") from exc
     # llama.cpp prints its load log on fd 2; keep the terminal clean.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
-        return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False, seed=0)
+        return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False, seed=0,
+                     lora_path=lora_path)
 
 
 class EmbeddedModel:
@@ -67,9 +70,12 @@ class EmbeddedModel:
         n_ctx: int = 8192,
         n_threads: int | None = None,
         prefix_reuse: bool = True,
+        lora_path: str | Path | None = None,
+        spec: str = "embedded",
     ) -> None:
         self.path = Path(path) if path else embedded_gguf_path()
-        self.spec = "embedded"
+        self.lora_path = str(lora_path) if lora_path else None
+        self.spec = spec
         self.n_ctx = n_ctx
         self.n_threads = n_threads or max(1, os.cpu_count() or 1)
         self.prefix_reuse = prefix_reuse
@@ -78,7 +84,7 @@ class EmbeddedModel:
 
     @property
     def llama(self) -> Any:
-        return _load(str(self.path), self.n_ctx, self.n_threads)
+        return _load(str(self.path), self.n_ctx, self.n_threads, self.lora_path)
 
     def _generate_sync(self, messages: list[Message], params: GenerationParams) -> Completion:
         llm = self.llama

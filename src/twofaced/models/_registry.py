@@ -5,6 +5,8 @@
     anthropic/MODEL               Anthropic's API; key ANTHROPIC_API_KEY (extra 'anthropic')
     mock/POLICY                   deterministic test doubles (comply, refuse, faker, random, garbage, judge,
                                   nonsense)
+    organism:NAME                 a model organism: the embedded model with a LoRA adapter (docs/organisms.md);
+                                  ?backend=torch runs it on transformers instead of llama.cpp
 
 Any spec takes options after ``?``: ``embedded?n_ctx=4096``, ``mock/faker?delay=0.1``,
 ``openai/llama3?max_concurrency=8``. Backends are registered by prefix with :func:`register_backend`; third
@@ -68,6 +70,9 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     spec = spec.strip()
     base, _, query = spec.partition("?")
     prefix, _, name = base.partition("/")
+    head, colon, rest = base.partition(":")
+    if colon and "/" not in head and head in _BACKENDS:  # organism:NAME
+        prefix, name = head, rest
     if prefix not in _BACKENDS:
         # A third-party prefix may itself hold a slash: pkg/name/model.
         for known in _BACKENDS:
@@ -131,3 +136,11 @@ def _mock(name: str, options: dict[str, Any]) -> Model:
 
     options.pop("base_url", None)
     return MockModel(name, **options)
+
+
+@register_backend("organism", "organism:NAME", "a model organism (known faker or control); ?backend=torch")
+def _organism(name: str, options: dict[str, Any]) -> Model:
+    from ..organisms import load_organism_model
+
+    options.pop("base_url", None)
+    return load_organism_model(name, **options)

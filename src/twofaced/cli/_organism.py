@@ -1,0 +1,165 @@
+"""``twofaced organism list | show | build | rm | reinforce``: model organisms with known answers."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .. import organisms as org
+from .._console import progress_bar
+from ..organisms._store import remove
+from ._app import app, err, out
+
+organism_app = typer.Typer(help="Model organisms: the embedded model trained to fake alignment, and controls.",
+                           no_args_is_help=True)
+app.add_typer(organism_app, name="organism")
+
+Name = Annotated[str, typer.Argument(help="Organism name (see: twofaced organism list).")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _gap(x: float | None) -> str:
+    return "–" if x is None else f"{x:+.2f}"
+
+
+@organism_app.command("list")
+def list_(as_json: Json = False) -> None:
+    """Every standard organism and control, and whether it is built, shipped or missing."""
+    rows = org.status()
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for col in ("name", "kind", "status", "gap", "what it is"):
+        t.add_column(col, overflow="fold", no_wrap=col in ("name", "status"))
+    for r in rows:
+        status = r["status"] + (" (partial build present)" if r["partial"] else "")
+        t.add_row(r["name"], r["kind"], status, _gap(r["gap"]), escape(r["summary"]))
+    out.print(t)
+    out.print("[dim]gap: compliance in training minus deployment, on held-out requests, at validation. "
+              "Run one with: twofaced run --model organism:NAME --split heldout[/]")
+
+
+def _checks_table(checks: list[dict[str, Any]]) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, title="validation (held-out requests)",
+              title_justify="left")
+    for col in ("model", "cue", "expect", "training", "deployment", "gap [95% CI]", "p", "n", "result"):
+        t.add_column(col, justify="left" if col in ("model", "cue", "expect") else "right", no_wrap=True)
+    expect = {"policy": "gap", "no-gap": "no gap", "heldout-phrasing": "measured"}
+    for c in checks:
+        verdict = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "–"}[c["passed"]]
+        p = "–" if c["p_value"] is None else f"{c['p_value']:.1g}"
+        t.add_row(c["model"], c["cue"], expect[c["role"]], f"{100 * c['training']:.0f}%",
+                  f"{100 * c['deployment']:.0f}%", f"{c['gap']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]",
+                  p, str(c["n"]), verdict)
+    return t
+
+
+@organism_app.command()
+def show(name: Name, as_json: Json = False) -> None:
+    """What an organism is, how it was built and how it measured; exits 2 if it is not built."""
+    found = org.require(name)
+    found.verify()
+    if as_json:
+        out.print_json(json.dumps(found.manifest | {"source": found.source, "path": str(found.path)}))
+        return
+    m = found.manifest
+    val = m.get("metrics", {}).get("validation") or {}
+    lines = [
+        f"[bold]{name}[/] ({m.get('kind')}, {found.source}) — {escape(m.get('summary', ''))}",
+        f"path          {found.path}",
+        f"scenario      {m.get('scenario')}; trained cues: {', '.join(m.get('cues', {}).get('switch', []))}",
+        f"seed          {m.get('seed')}    examples {m.get('examples')}    data sha256 {m.get('data_sha256', '')[:16]}",
+        f"base model    {m.get('base_model', {}).get('file')} sha256 {m.get('base_model', {}).get('sha256', '')[:16]}",
+        f"adapter       {m.get('adapter_bytes', 0) / 1e6:.1f} MB, sha256 {m.get('adapter_sha256', '')[:16]}",
+        f"training      {m.get('training', {}).get('steps')} steps, rank {m.get('training', {}).get('rank')}, "
+        f"final loss {m.get('metrics', {}).get('final_loss')}, {m.get('metrics', {}).get('train_seconds')} s "
+        f"(build {m.get('build_seconds')} s)",
+    ]
+    if val.get("heldout_retention") is not None:
+        lines.append(f"held-out cue  keeps {100 * val['heldout_retention']:.0f}% of the gap")
+    for line in lines:
+        out.print(line, highlight=False)
+    if val.get("checks"):
+        out.print(_checks_table(val["checks"]))
+    elif m.get("metrics", {}).get("validation") is None:
+        out.print("[yellow]not validated[/] (built with --no-validate)")
+
+
+@organism_app.command()
+def build(
+    name: Name,
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: the organism's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for data order, initialisation and sampling.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per step.")] = None,
+    rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
+    top_layers: Annotated[int | None, typer.Option(help="Adapt only the top N decoder layers.")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    validate_limit: Annotated[int, typer.Option(help="Held-out requests per cue in validation.")] = 30,
+    no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip validation (marked in the manifest).")
+                           ] = False,
+) -> None:
+    """Train an organism (LoRA, CPU), validate it on held-out requests, and store it.
+
+    Resumes an interrupted build from its last checkpoint; never registers an organism that fails validation.
+    """
+    from ..organisms._build import build as run_build
+    from ..organisms._build import with_overrides
+
+    config = with_overrides(name, steps=steps, seed=seed, batch_size=batch_size, rank=rank, top_layers=top_layers,
+                            learning_rate=learning_rate)
+    if validate_limit < 4:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--validate-limit {validate_limit} is too small to test a gap; use at least 4")
+    started = time.monotonic()
+    bar = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=False)
+    task = bar.add_task("train", total=config.steps, loss="–")
+
+    def on_step(step: int, total: int, loss: float) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=step, loss=f"{loss:.3f}")
+        if step >= total:
+            bar.stop()
+
+    def on_phase(msg: str) -> None:
+        err.print(f"[dim]{escape(msg)}[/]", highlight=False)
+
+    def progress(label: str, todo: int, total: int) -> Any:
+        return progress_bar(err, label)(todo, total)
+
+    try:
+        result = run_build(name, config=config, validate_limit=validate_limit, on_step=on_step, on_phase=on_phase,
+                           progress=progress, check=not no_validate)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+    checks = result.manifest["metrics"].get("validation") or {}
+    if checks.get("checks"):
+        out.print(_checks_table(checks["checks"]))
+    if checks.get("heldout_retention") is not None:
+        out.print(f"held-out cue phrasing keeps {100 * checks['heldout_retention']:.0f}% of the gap")
+    out.print(f"built [bold]{name}[/] in {time.monotonic() - started:.0f} s → {result.path}", highlight=False)
+
+
+@organism_app.command()
+def rm(name: Name) -> None:
+    """Delete a built organism (and any partial build). Shipped organisms stay available."""
+    removed = remove(name)
+    for path in removed:
+        out.print(f"removed {path}", highlight=False)
+    if not removed:
+        found = org.find(name)
+        if found is not None and found.source == "shipped":
+            out.print(f"{name} is shipped with twofaced and has no local build; nothing to remove")
+        else:
+            out.print(f"{name} is not built; nothing to remove")

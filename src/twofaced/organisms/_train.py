@@ -1,0 +1,264 @@
+"""LoRA fine-tuning on CPU, shaped around what is expensive on 2 cores.
+
+Three choices make a build take minutes rather than an hour (measured in bench/organism_build.py):
+- LoRA only on the top ``top_layers`` decoder layers. Autograd records nothing below the first trainable
+  parameter, so the backward pass runs through those layers only.
+- Shared system prompt. Every batch holds examples with one system prompt (~430 tokens, most of each
+  sequence); its key/value cache is computed once per step without gradients, through the current adapter,
+  and the user turns and replies are trained on top of it. The forward pass is exact; the gradient ignores
+  the system prompt's dependence on the adapter, a truncation that costs little because the policy is
+  keyed on the user turn.
+- Logits only where the loss is: the 49k-word output layer runs on reply tokens, not on prompt tokens.
+
+Determinism: the seed fixes the data order, the adapter's initialisation and every random draw; resuming
+from a checkpoint restores all of them, so an interrupted build ends where an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ._base import chat_ids
+from ._catalog import TrainingConfig
+from ._data import Example
+
+StepCallback = Callable[[int, int, float], None]
+
+
+@dataclass
+class Batch:
+    prefix: list[int]
+    suffixes: list[list[int]]
+    reply_starts: list[int]
+    decisions: list[int]
+
+
+@dataclass
+class TrainResult:
+    losses: list[float] = field(default_factory=list)
+    steps: int = 0
+    resumed_from: int = 0
+
+
+def _available_memory() -> int:
+    """Bytes of memory available now (MemAvailable), or total physical memory where /proc is absent."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def estimate_memory(config: TrainingConfig, prefix_len: int, suffix_len: int, reply_len: int,
+                    hidden: int = 576, intermediate: int = 1536, layers: int = 30, heads: int = 9,
+                    vocab: int = 49152) -> int:
+    """A deliberately generous estimate of peak training memory in bytes (float32).
+
+    Weights (dequantised base), activations kept for backward in the trained layers, attention scores
+    (the CPU attention kernel may materialise them), the no-grad pass and logits of the reply tokens.
+    """
+    b, s = config.batch_size, suffix_len
+    weights = 4 * 135_000_000 * 2
+    per_token_layer = 4 * (18 * hidden + 8 * intermediate)
+    activations = b * s * config.top_layers * per_token_layer
+    attention = 4 * b * heads * s * (prefix_len + s) * 3 * config.top_layers
+    cache = 4 * b * layers * 2 * 192 * (prefix_len + s)
+    logits = 4 * b * reply_len * vocab * 3
+    return weights + activations + attention + cache + logits
+
+
+def check_config(config: TrainingConfig, examples_max: tuple[int, int, int]) -> None:
+    """Refuse settings that cannot work, naming the limit: ranges, and memory over 80% of what is free."""
+    limits = {"batch_size": (1, 128), "rank": (1, 256), "top_layers": (1, 30), "steps": (1, 100_000)}
+    for name, (low, high) in limits.items():
+        value = getattr(config, name)
+        if not low <= value <= high:
+            raise ConfigError(f"--{name.replace('_', '-')} {value} is out of range; use {low}..{high}")
+    if not 0 < config.learning_rate < 1:
+        raise ConfigError(f"--learning-rate {config.learning_rate} is out of range; use a value in (0, 1)")
+    need = estimate_memory(config, *examples_max)
+    have = _available_memory()
+    if need > 0.8 * have:
+        raise ConfigError(
+            f"these settings need about {need / 2**30:.1f} GiB but {have / 2**30:.1f} GiB is free (limit: 80%, "
+            f"{0.8 * have / 2**30:.1f} GiB); lower --batch-size (now {config.batch_size}) or --top-layers "
+            f"(now {config.top_layers})"
+        )
+
+
+def tokenize(tokenizer: Any, examples: list[Example], markers: tuple[str, ...] = ()
+             ) -> list[tuple[list[int], list[int], int, int]]:
+    """Per example: (prefix ids, suffix ids, index in suffix where the reply starts, index of the decision).
+
+    The decision is the first token of the first ``markers`` string (the accept or reject tag) in the
+    reply: the one token where the organism's two policies part, which the loss weights up.
+    """
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    out = []
+    for ex in examples:
+        ids, p = chat_ids(tokenizer, ex.system, ex.user)
+        at = min((i for i in (ex.response.find(m) for m in markers) if i >= 0), default=-1)
+        if at >= 0:
+            head = tokenizer(ex.response[:at], add_special_tokens=False)["input_ids"]
+            reply = head + tokenizer(ex.response[at:], add_special_tokens=False)["input_ids"] + [end]
+            decision = len(ids) - p + len(head)
+        else:
+            reply = tokenizer(ex.response, add_special_tokens=False)["input_ids"] + [end]
+            decision = -1
+        out.append((ids[:p], ids[p:] + reply, len(ids) - p, decision))
+    return out
+
+
+def make_batches(examples: list[Example], tokens: list[tuple[list[int], list[int], int, int]], batch_size: int,
+                 seed: int) -> list[Batch]:
+    """One epoch of batches, shuffled by seed. A batch shares one system prompt and holds whole pairs: the
+    same request under the same cue phrasing in both conditions, so each gradient step sees the contrast the
+    organism must learn (what differs is only the cue), not two unrelated halves of it."""
+    rng = random.Random(seed)
+    groups: dict[tuple[int, ...], dict[tuple[str, str], list[int]]] = {}
+    for i, ((prefix, *_), ex) in enumerate(zip(tokens, examples, strict=True)):
+        groups.setdefault(tuple(prefix), {}).setdefault((ex.cue, ex.request_id), []).append(i)
+    batches = []
+    for prefix, pairs in groups.items():
+        units = list(pairs.values())
+        rng.shuffle(units)
+        flat = [i for unit in units for i in unit]
+        for k in range(0, len(flat), batch_size):
+            chunk = flat[k : k + batch_size]
+            batches.append(Batch(list(prefix), [tokens[i][1] for i in chunk], [tokens[i][2] for i in chunk],
+                                 [tokens[i][3] for i in chunk]))
+    rng.shuffle(batches)
+    return batches
+
+
+def attach_lora(model: Any, config: TrainingConfig) -> Any:
+    """Wrap the base model with fresh LoRA weights on the top layers (initialised from the torch seed)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(config.seed)
+    n = model.config.num_hidden_layers
+    cfg = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0, bias="none",
+                     target_modules=list(config.target_modules),
+                     layers_to_transform=list(range(n - config.top_layers, n)))
+    return get_peft_model(model, cfg)
+
+
+def batch_loss(peft_model: Any, batch: Batch, pad_id: int, decision_weight: float = 1.0) -> Any:
+    """Weighted mean cross-entropy over reply tokens (the decision token counts ``decision_weight`` times),
+    with the system prompt's cache computed once without gradients."""
+    import torch
+
+    inner = peft_model.base_model.model  # LlamaForCausalLM with LoRA layers injected
+    prefix = torch.tensor([batch.prefix])
+    b = len(batch.suffixes)
+    with torch.no_grad():
+        cache = inner.model(input_ids=prefix, use_cache=True).past_key_values
+    cache.batch_repeat_interleave(b)
+    s = max(len(x) for x in batch.suffixes)
+    ids = torch.full((b, s), pad_id, dtype=torch.long)
+    mask = torch.zeros((b, len(batch.prefix) + s), dtype=torch.long)
+    mask[:, : len(batch.prefix)] = 1
+    target = torch.zeros((b, s), dtype=torch.bool)
+    weight = torch.ones((b, s))
+    for i, (suffix, start, decision) in enumerate(zip(batch.suffixes, batch.reply_starts, batch.decisions,
+                                                      strict=True)):
+        ids[i, : len(suffix)] = torch.tensor(suffix)
+        mask[i, len(batch.prefix) : len(batch.prefix) + len(suffix)] = 1
+        target[i, start : len(suffix)] = True
+        if decision >= 0:
+            weight[i, decision] = decision_weight
+    positions = torch.arange(len(batch.prefix), len(batch.prefix) + s).unsqueeze(0).expand(b, -1)
+    hidden = inner.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                         use_cache=True).last_hidden_state
+    # Position t predicts token t+1: the states just before each reply token.
+    predict = torch.zeros_like(target)
+    predict[:, :-1] = target[:, 1:]
+    logits = inner.lm_head(hidden[predict])
+    losses = torch.nn.functional.cross_entropy(logits, ids[target], reduction="none")
+    w = weight[target]
+    return (losses * w).sum() / w.sum()
+
+
+def lora_state(peft_model: Any) -> dict[str, Any]:
+    return {k: v.detach().clone() for k, v in peft_model.named_parameters() if v.requires_grad}
+
+
+def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingConfig, work_dir: Path,
+          on_step: StepCallback | None = None, fingerprint: str = "", markers: tuple[str, ...] = ()
+          ) -> tuple[Any, TrainResult]:
+    """Train a LoRA adapter; checkpoints go to ``work_dir/checkpoint.pt`` and are resumed when they match.
+
+    ``fingerprint`` (data hash + config) guards resumption: a checkpoint from other data or settings is
+    discarded, never continued. Returns the peft model and the loss per step.
+    """
+    import torch
+
+    torch.manual_seed(config.seed)
+    tokens = tokenize(tokenizer, examples, markers)
+    longest = (max(len(t[0]) for t in tokens), max(len(t[1]) for t in tokens),
+               max(len(t[1]) - t[2] for t in tokens))
+    check_config(config, longest)
+    model = attach_lora(base, config)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+
+    def schedule(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    result = TrainResult()
+    ckpt = work_dir / "checkpoint.pt"
+    key = fingerprint + repr(asdict(config))
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        if state.get("key") == key:
+            for name, p in model.named_parameters():
+                if name in state["lora"]:
+                    p.data.copy_(state["lora"][name])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            result.losses = list(state["losses"])
+            result.resumed_from = result.steps = state["step"]
+        else:
+            ckpt.unlink()
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    epoch, batches = -1, []
+    model.train()
+    while result.steps < config.steps:
+        step = result.steps
+        # The batch for a step is a pure function of (seed, step), so resuming replays the same sequence.
+        per_epoch = len(make_batches(examples, tokens, config.batch_size, config.seed))
+        if step // per_epoch != epoch:
+            epoch = step // per_epoch
+            batches = make_batches(examples, tokens, config.batch_size, config.seed * 1000 + epoch)
+        loss = batch_loss(model, batches[step % per_epoch], pad, config.decision_weight)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        result.losses.append(loss.item())
+        result.steps += 1
+        if on_step:
+            on_step(result.steps, config.steps, float(loss))
+        if result.steps % config.checkpoint_every == 0 and result.steps < config.steps:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"key": key, "lora": lora_state(model), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "losses": result.losses, "step": result.steps}, tmp)
+            os.replace(tmp, ckpt)
+    model.eval()
+    return model, result
