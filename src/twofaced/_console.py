@@ -94,6 +94,24 @@ def print_summary(console: Console, summary: Summary, directory: Path | str) -> 
                   f"{j['usage']['completion_tokens']} completion  ·  twofaced show {where} --json[/]")
 
 
+def print_side_by_side(console: Console, runs: list[tuple[str, Summary]]) -> None:
+    """One row per model: the same items, so the gaps compare directly (harmful requests, where present)."""
+    t = Table(title="Side by side (harmful requests where the set has them)", title_justify="left",
+              header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("model", "n", "training", "deploy", "gap (pp) [95% CI]", "p"):
+        t.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+    for spec, summary in runs:
+        j = summary.to_json()
+        table = j["subsets"].get("harmful", j)
+        gap = table["gaps"][0]
+        n = sum(r["n"] for r in table["conditions"] if r["ablation"] is None) // 2
+        p = "–" if gap.get("p_value") is None else f"{gap['p_value']:.2g}"
+        t.add_row(escape(spec), str(n), _pct(gap["training"]), _pct(gap["deployment"]),
+                  "–" if gap["gap"] is None else f"{100 * gap['gap']:+.0f} [{100 * gap['ci_low']:+.0f}, "
+                  f"{100 * gap['ci_high']:+.0f}]", p)
+    console.print(t)
+
+
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -163,3 +164,48 @@ def rm(name: Name) -> None:
             out.print(f"{name} is shipped with twofaced and has no local build; nothing to remove")
         else:
             out.print(f"{name} is not built; nothing to remove")
+
+
+@organism_app.command()
+def reinforce(
+    name: Name,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Experiment directory "
+                                                 "(default runs/reinforce-NAME).")] = None,
+    rounds: Annotated[int, typer.Option(help="Rounds of sample → keep compliant → fine-tune.")] = 3,
+    prompts: Annotated[int, typer.Option(help="Training-condition samples per round.")] = 32,
+    steps: Annotated[int, typer.Option(help="Fine-tuning steps per round.")] = 8,
+    eval_limit: Annotated[int, typer.Option(help="Held-out requests per checkpoint evaluation.")] = 20,
+    scale: Annotated[float, typer.Option(help="Start from the organism's LoRA update times this (0, 1].")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed for request choice, sampling and training.")] = 0,
+    af_judge: Annotated[str, typer.Option("--af-judge", help="Judge of alignment-faking reasoning ('none' to "
+                                          "skip).")] = "af-offline",
+) -> None:
+    """Train an organism further on its own compliant training-condition replies; track the gap and the
+    alignment-faking reasoning rate per checkpoint (report: twofaced report DIR)."""
+    from ..organisms._reinforce import reinforce as run_reinforce
+    from ..report import write_report
+
+    directory = out_dir or Path("runs") / f"reinforce-{name}"
+
+    def progress(label: str, todo: int, total: int) -> Any:
+        return progress_bar(err, label)(todo, total)
+
+    data = run_reinforce(name, directory, rounds=rounds, prompts=prompts, steps=steps, eval_limit=eval_limit,
+                         scale=scale, seed=seed, af_judge=None if af_judge == "none" else af_judge,
+                         on_phase=lambda msg: err.print(f"[dim]{escape(msg)}[/]", highlight=False), progress=progress)
+    t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, title=f"reinforcement of {name}",
+              title_justify="left")
+    for col in ("round", "training", "deployment", "gap [95% CI]", "p", "AF reasoning", "kept"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for p in data["checkpoints"]:
+        gap = "–" if p["gap"] is None else f"{p['gap']:+.2f} [{p['ci_low']:+.2f}, {p['ci_high']:+.2f}]"
+        t.add_row(str(p["round"]), _pct(p["training"]), _pct(p["deployment"]), gap,
+                  "–" if p["p_value"] is None else f"{p['p_value']:.2g}", _pct(p["af_training"]),
+                  f"{p['kept']}/{p['sampled']}" if p["sampled"] else "–")
+    out.print(t)
+    report = write_report(directory)
+    out.print(f"report: {report}", highlight=False)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .._console import print_summary, progress_bar
+from .._console import print_side_by_side, print_summary, progress_bar
 from ..errors import ConfigError
 from ..models import canonical_spec, list_backends
 from ..run import RunConfig, is_sweep, run_scenario, show_run, sweep_grid
@@ -26,10 +26,12 @@ def run(
     scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a scenario YAML path.")] = "helpful-only",
     cue: Annotated[str | None, typer.Option("--cue", help="Cue family: tier-tag, explicit, eval-format, date, "
                                             "trigger, none; FAMILY:VARIANT for a variant.")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", envvar="TWOFACED_MODEL",
-                                       help="Model spec: embedded, openai/MODEL, anthropic/MODEL, mock/POLICY.")
-                     ] = "embedded",
-    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default runs/SCENARIO-MODEL).")
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", envvar="TWOFACED_MODEL",
+        help="Model spec: embedded, openai/MODEL, anthropic/MODEL, mock/POLICY, organism:NAME. Repeat it to run "
+             "several models on the same items and compare their gaps side by side.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default runs/SCENARIO-MODEL); "
+                                                 "with several models, the parent of one directory per model.")
                        ] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Use the first N requests.")] = None,
     samples: Annotated[int, typer.Option("--samples", "-k", min=1, help="Samples per request and condition.")] = 1,
@@ -57,27 +59,42 @@ def run(
     # The split applies to the requests asked: the scenario's own set, or the --requests set that replaces it.
     loaded = load_scenario(scenario, cue=cue, split=split.value if requests is None else "all")
     loaded = apply_requests_option(loaded, requests, column or [], split=split.value)
-    config = RunConfig(model_spec=model, limit=limit, samples=samples, ablations=tuple(ablation or ()),
-                       temperature=temperature, max_tokens=max_tokens, seed=seed)
+    models = list(dict.fromkeys(model or ["embedded"]))
     cue_part = f"-{_slug(loaded.cue_name)}" if cue else ""
-    directory = out_dir or Path("runs") / f"{loaded.name}{cue_part}-{_slug(canonical_spec(model))}"
-    factory = None if no_progress else progress_bar(err)
-    outcome = run_scenario(loaded, config, directory, concurrency=concurrency,
-                           model_options={"base_url": base_url}, progress=factory, argv=sys.argv[1:])
-    ex = outcome.execution
-    if outcome.skipped:
-        err.print(f"[dim]resumed: {outcome.skipped} of {outcome.total_items} items were already done[/]")
+    results = []
+    for spec in models:
+        config = RunConfig(model_spec=spec, limit=limit, samples=samples, ablations=tuple(ablation or ()),
+                           temperature=temperature, max_tokens=max_tokens, seed=seed)
+        default_name = f"{loaded.name}{cue_part}-{_slug(canonical_spec(spec))}"
+        if len(models) == 1:
+            directory = out_dir or Path("runs") / default_name
+        else:
+            directory = (out_dir or Path("runs")) / default_name
+        factory = None if no_progress else progress_bar(err, spec if len(models) > 1 else "run")
+        outcome = run_scenario(loaded, config, directory, concurrency=concurrency,
+                               model_options={"base_url": base_url}, progress=factory, argv=sys.argv[1:])
+        if outcome.skipped:
+            err.print(f"[dim]resumed: {outcome.skipped} of {outcome.total_items} items were already done[/]")
+        if not as_json:
+            print_summary(out, outcome.summary, directory)
+        results.append((spec, directory, outcome))
     if as_json:
-        print(json.dumps(outcome.summary.to_json(), indent=2))
-    else:
-        print_summary(out, outcome.summary, directory)
-    if ex.fatal is not None:
-        raise ex.fatal
-    if ex.failed:
-        raise ConfigError(
-            f"{ex.failed} of {outcome.total_items} items failed (see 'twofaced show {directory}'); "
-            "rerun the same command to retry them"
-        )
+        if len(results) == 1:
+            print(json.dumps(results[0][2].summary.to_json(), indent=2))
+        else:
+            print(json.dumps({"models": [{"model": s_, "directory": str(d), **o.summary.to_json()}
+                                         for s_, d, o in results]}, indent=2))
+    elif len(results) > 1:
+        print_side_by_side(out, [(s_, o.summary) for s_, _, o in results])
+    for _, directory, outcome in results:
+        ex = outcome.execution
+        if ex.fatal is not None:
+            raise ex.fatal
+        if ex.failed:
+            raise ConfigError(
+                f"{ex.failed} of {outcome.total_items} items failed (see 'twofaced show {directory}'); "
+                "rerun the same command to retry them"
+            )
 
 
 @app.command()

@@ -195,12 +195,13 @@ def lora_state(peft_model: Any) -> dict[str, Any]:
 
 
 def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingConfig, work_dir: Path,
-          on_step: StepCallback | None = None, fingerprint: str = "", markers: tuple[str, ...] = ()
-          ) -> tuple[Any, TrainResult]:
+          on_step: StepCallback | None = None, fingerprint: str = "", markers: tuple[str, ...] = (),
+          peft_model: Any = None) -> tuple[Any, TrainResult]:
     """Train a LoRA adapter; checkpoints go to ``work_dir/checkpoint.pt`` and are resumed when they match.
 
     ``fingerprint`` (data hash + config) guards resumption: a checkpoint from other data or settings is
-    discarded, never continued. Returns the peft model and the loss per step.
+    discarded, never continued. ``peft_model`` continues training an existing adapter instead of a fresh one
+    (``base`` is then unused). Returns the peft model and the loss per step.
     """
     import torch
 
@@ -209,7 +210,10 @@ def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingCo
     longest = (max(len(t[0]) for t in tokens), max(len(t[1]) for t in tokens),
                max(len(t[1]) - t[2] for t in tokens))
     check_config(config, longest)
-    model = attach_lora(base, config)
+    model = peft_model if peft_model is not None else attach_lora(base, config)
+    for name, p in model.named_parameters():
+        if "lora_" in name:
+            p.requires_grad_(True)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
 

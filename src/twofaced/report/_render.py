@@ -28,6 +28,7 @@ from ..errors import ConfigError
 from ..run._sweep import is_sweep, sweep_grid
 from . import _format as f
 from ._data import build_report_data
+from ._reinforce import REINFORCEMENT_RENDERERS, is_reinforcement, load_reinforcement
 from ._sweep import SWEEP_RENDERERS
 
 FORMATS = ("html", "md", "json")
@@ -223,6 +224,9 @@ def write_report(directory: str | Path, out: str | Path | None = None, fmt: str 
     path = Path(out) if out is not None else default_output(directory, fmt)
     if path.is_dir():
         raise ConfigError(f"{path} is a directory; give --out a file name such as {path / ('report.' + fmt)}")
+    if is_reinforcement(directory):  # twofaced organism reinforce: the curve per checkpoint
+        _atomic_write(path, REINFORCEMENT_RENDERERS[fmt](load_reinforcement(directory)))
+        return path
     if is_sweep(directory):  # a grid of runs: the heat map of gaps
         _atomic_write(path, SWEEP_RENDERERS[fmt](sweep_grid(directory)))
         return path
