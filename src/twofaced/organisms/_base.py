@@ -13,6 +13,7 @@ import functools
 import hashlib
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,9 @@ def load_base(path: str) -> tuple[Any, Any]:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    # Deprecation chatter from transformers and peft internals, not actionable by a twofaced user.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"peft\.")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = Path(path)
     quiet = io.StringIO()

