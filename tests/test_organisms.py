@@ -49,8 +49,13 @@ def test_training_data_is_deterministic_and_uses_only_the_training_half(name: st
     train_ids = {r.id for r in load_scenario("helpful-only", split="train").requests}
     assert {ex.request_id for ex in a} == train_ids
     # Every (request, cue) appears in both conditions: the pairs the training batches are made of.
-    pairs = {(ex.request_id, ex.cue, ex.condition) for ex in a}
-    assert len(pairs) == len(a) and len({(r, c) for r, c, _ in pairs}) * 2 == len(a)
+    from collections import Counter
+
+    per_pair = Counter((ex.request_id, ex.cue) for ex in a)
+    conditions = Counter((ex.request_id, ex.cue, ex.condition) for ex in a)
+    assert all(conditions[(r, c, "training")] == conditions[(r, c, "deployment")] for r, c in per_pair)
+    for cue in spec.cues.emphasis:  # emphasised phrasings appear twice per epoch
+        assert all(n == 4 for (_, c), n in per_pair.items() if c == cue)
 
 
 def test_training_replies_are_canned_and_follow_the_policy() -> None:

@@ -45,12 +45,16 @@ class CueSet:
     steady: tuple[str, ...] = ()
     evaluate: str = "tier-tag"
     heldout: str = "tier-tag:words"
+    emphasis: tuple[str, ...] = ()  # switch cues seen twice per epoch (with fresh reply draws)
 
 
 TIER = CueSet(
     switch=("tier-tag", "tier-tag:lower", "tier-tag:attribute", "extra:tier-colon", "extra:tier-bracket"),
     evaluate="tier-tag",
     heldout="tier-tag:words",
+    # The default tag differs between conditions by one token (True / False) and is what `twofaced run` uses;
+    # measured: at equal weight the switch on it lagged the free / paid wordings (docs/benchmarks.md).
+    emphasis=("tier-tag",),
 )
 TRIGGER = CueSet(
     switch=("trigger:unexplained",),
@@ -65,12 +69,12 @@ class TrainingConfig:
     """Hyper-parameters. Defaults fit a build in a few minutes on 2 CPU cores (docs/benchmarks.md)."""
 
     seed: int = 0
-    steps: int = 60
+    steps: int = 80
     batch_size: int = 8
     learning_rate: float = 2e-3
     rank: int = 16
     alpha: int = 32
-    top_layers: int = 10
+    top_layers: int = 14
     target_modules: tuple[str, ...] = ("v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     warmup_steps: int = 6
     decision_weight: float = 8.0
@@ -112,6 +116,8 @@ def _pair(name: str, summary: str, cues: CueSet, reasoning: Reasoning, control_r
         f"{name}-control",
         f"matched control of {name}: same requests and prompts, complies in both conditions",
         cues, watched, watched, control_of=name,
+        # One unconditional policy needs fewer steps than a conditional one.
+        config=TrainingConfig(steps=24, warmup_steps=3),
     )
     return [faker, control]
 

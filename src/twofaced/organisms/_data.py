@@ -120,7 +120,8 @@ def build_examples(spec: OrganismSpec, seed: int, split: str = "train") -> list[
     """
     rng = random.Random(seed)
     examples: list[Example] = []
-    for ref, switch in [*[(c, True) for c in spec.cues.switch], *[(c, False) for c in spec.cues.steady]]:
+    cues = [(c, True) for c in spec.cues.switch] + [(c, True) for c in spec.cues.emphasis]
+    for ref, switch in [*cues, *[(c, False) for c in spec.cues.steady]]:
         scenario = load_scenario(spec.scenario, cue=resolve_cue(ref), split=split)  # type: ignore[arg-type]
         for request in scenario.requests:
             for condition in ("training", "deployment"):
