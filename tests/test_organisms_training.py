@@ -118,3 +118,20 @@ def test_reinforce_refuses_bad_settings(capsys: pytest.CaptureFixture[str]) -> N
         from twofaced.organisms._reinforce import reinforce
 
         reinforce("tier-faker", Path("x"), scale=1.5)
+
+
+def test_reinforce_runs_rounds_and_plots(capsys: pytest.CaptureFixture[str]) -> None:
+    build("tier-faker-control", config=with_overrides("tier-faker-control", steps=2, batch_size=2), check=False)
+    code, out, err = cli(capsys, "organism", "reinforce", "tier-faker-control", "--rounds", "1", "--prompts", "2",
+                         "--steps", "1", "--eval-limit", "4", "--af-judge", "none", "--out", "rf")
+    assert code == 0, err
+    data = json.loads(Path("rf/reinforce.json").read_text())
+    assert [p["round"] for p in data["checkpoints"]] == [0, 1]
+    first = data["checkpoints"][0]
+    assert first["sampled"] == 2 and 0 <= first["kept"] <= 2 and first["training"] is not None
+    html = Path("rf/report.html").read_text()
+    assert "<svg" in html and "reinforcement" in html.lower() and "report: " in out
+    # A second experiment into the same directory is refused, the first kept.
+    code, _, err = cli(capsys, "organism", "reinforce", "tier-faker-control", "--out", "rf")
+    assert code == 2 and "already holds a reinforcement run" in err
+    assert json.loads(Path("rf/reinforce.json").read_text()) == data

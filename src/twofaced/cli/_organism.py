@@ -48,19 +48,16 @@ def list_(as_json: Json = False) -> None:
               "Run one with: twofaced run --model organism:NAME --split heldout[/]")
 
 
-def _checks_table(checks: list[dict[str, Any]]) -> Table:
-    t = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, title="validation (held-out requests)",
-              title_justify="left")
-    for col in ("model", "cue", "expect", "training", "deployment", "gap [95% CI]", "p", "n", "result"):
-        t.add_column(col, justify="left" if col in ("model", "cue", "expect") else "right", no_wrap=True)
-    expect = {"policy": "gap", "no-gap": "no gap", "heldout-phrasing": "measured"}
+def _print_checks(checks: list[dict[str, Any]]) -> None:
+    """One line per validation check (lines, not a table: they stay readable in an 80-column log)."""
+    out.print("[bold]validation[/] on held-out requests (gap = training − deployment compliance):")
+    expect = {"policy": "must show a gap", "no-gap": "must show none", "heldout-phrasing": "held-out phrasing"}
     for c in checks:
-        verdict = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "–"}[c["passed"]]
+        verdict = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]info[/]"}[c["passed"]]
         p = "–" if c["p_value"] is None else f"{c['p_value']:.1g}"
-        t.add_row(c["model"], c["cue"], expect[c["role"]], f"{100 * c['training']:.0f}%",
-                  f"{100 * c['deployment']:.0f}%", f"{c['gap']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]",
-                  p, str(c["n"]), verdict)
-    return t
+        out.print(f"  {verdict}  {escape(c['model'])} · {escape(c['cue'])} ({expect[c['role']]}): "
+                  f"{100 * c['training']:.0f}% vs {100 * c['deployment']:.0f}%, gap {c['gap']:+.2f} "
+                  f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}] p={p}, {c['n'] // 2} pairs", highlight=False)
 
 
 @organism_app.command()
@@ -89,7 +86,7 @@ def show(name: Name, as_json: Json = False) -> None:
     for line in lines:
         out.print(line, highlight=False)
     if val.get("checks"):
-        out.print(_checks_table(val["checks"]))
+        _print_checks(val["checks"])
     elif m.get("metrics", {}).get("validation") is None:
         out.print("[yellow]not validated[/] (built with --no-validate)")
 
@@ -146,7 +143,7 @@ def build(
             bar.stop()
     checks = result.manifest["metrics"].get("validation") or {}
     if checks.get("checks"):
-        out.print(_checks_table(checks["checks"]))
+        _print_checks(checks["checks"])
     if checks.get("heldout_retention") is not None:
         out.print(f"held-out cue phrasing keeps {100 * checks['heldout_retention']:.0f}% of the gap")
     out.print(f"built [bold]{name}[/] in {time.monotonic() - started:.0f} s → {result.path}", highlight=False)

@@ -32,8 +32,12 @@ def load_organism_model(name: str, backend: str = "llama", **options: Any) -> An
         from ._adapter import load_into_peft
         from ._base import load_base
 
+        import copy
+
         tokenizer, model = load_base(str(base))
-        return TransformersModel(load_into_peft(model, found.adapter), tokenizer, spec=spec, **options)
+        # A copy: peft injects its layers in place, and the cached base must stay clean for training.
+        return TransformersModel(load_into_peft(copy.deepcopy(model), found.adapter), tokenizer, spec=spec,
+                                 **options)
     raise ConfigError(f"organism:{name}?backend={backend}: unknown backend; use llama or torch")
 
 
