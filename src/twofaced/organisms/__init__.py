@@ -28,11 +28,11 @@ def load_organism_model(name: str, backend: str = "llama", **options: Any) -> An
 
         return EmbeddedModel(path=base, lora_path=found.adapter, spec=spec, **options)
     if backend == "torch":
+        import copy
+
         from ..models._transformers import TransformersModel
         from ._adapter import load_into_peft
         from ._base import load_base
-
-        import copy
 
         tokenizer, model = load_base(str(base))
         # A copy: peft injects its layers in place, and the cached base must stay clean for training.
