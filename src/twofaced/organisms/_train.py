@@ -246,29 +246,34 @@ def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingCo
             ckpt.unlink()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     epoch, batches = -1, []
-    model.train()
-    while result.steps < config.steps:
-        step = result.steps
-        # The batch for a step is a pure function of (seed, step), so resuming replays the same sequence.
-        per_epoch = len(make_batches(examples, tokens, config.batch_size, config.seed))
-        if step // per_epoch != epoch:
-            epoch = step // per_epoch
-            batches = make_batches(examples, tokens, config.batch_size, config.seed * 1000 + epoch)
-        loss = batch_loss(model, batches[step % per_epoch], pad, config.decision_weight)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        value = loss.detach().item()
-        result.losses.append(value)
-        result.steps += 1
-        if on_step:
-            on_step(result.steps, config.steps, value)
-        if result.steps % config.checkpoint_every == 0 and result.steps < config.steps:
-            tmp = ckpt.with_suffix(".tmp")
-            torch.save({"key": key, "lora": lora_state(model), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "losses": result.losses, "step": result.steps}, tmp)
-            os.replace(tmp, ckpt)
+    try:
+        model.train()
+        while result.steps < config.steps:
+            step = result.steps
+            # The batch for a step is a pure function of (seed, step), so resuming replays the same sequence.
+            per_epoch = len(make_batches(examples, tokens, config.batch_size, config.seed))
+            if step // per_epoch != epoch:
+                epoch = step // per_epoch
+                batches = make_batches(examples, tokens, config.batch_size, config.seed * 1000 + epoch)
+            loss = batch_loss(model, batches[step % per_epoch], pad, config.decision_weight)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            value = loss.detach().item()
+            result.losses.append(value)
+            result.steps += 1
+            if on_step:
+                on_step(result.steps, config.steps, value)
+            if result.steps % config.checkpoint_every == 0 and result.steps < config.steps:
+                tmp = ckpt.with_suffix(".tmp")
+                torch.save({"key": key, "lora": lora_state(model), "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "losses": result.losses, "step": result.steps}, tmp)
+                os.replace(tmp, ckpt)
+    except BaseException:
+        if peft_model is None:
+            model.unload()  # an interrupted run must hand the cached base model back without LoRA layers
+        raise
     model.eval()
     return model, result
