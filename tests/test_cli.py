@@ -116,7 +116,7 @@ def test_version(capsys) -> None:
 def test_models_list_json(capsys) -> None:
     code, out, _ = cli(capsys, "models", "list", "--json")
     assert code == 0
-    assert [r["prefix"] for r in json.loads(out)] == ["embedded", "openai", "anthropic", "mock"]
+    assert [r["prefix"] for r in json.loads(out)] == ["embedded", "openai", "anthropic", "mock", "organism"]
 
 
 def test_run_against_the_stub_server(tmp_path: Path, capsys, stub_server) -> None:

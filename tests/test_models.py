@@ -133,7 +133,7 @@ def test_spec_options_win_over_defaults() -> None:
 
 
 def test_builtin_backends_are_listed() -> None:
-    assert [b.prefix for b in list_backends()] == ["embedded", "openai", "anthropic", "mock"]
+    assert [b.prefix for b in list_backends()] == ["embedded", "openai", "anthropic", "mock", "organism"]
 
 
 def test_third_party_backend_with_slashed_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
