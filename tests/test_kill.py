@@ -39,8 +39,15 @@ def run_args(server, out: Path) -> list[str]:
             "--out", str(out), "--no-progress"]
 
 
+def _default_sigint() -> None:
+    # A child inherits an ignored SIGINT, and Python then keeps it ignored. Something earlier in the full
+    # suite can leave the test process ignoring SIGINT; the run under test must start as a terminal would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_and_wait_for_progress(args: list[str], db: Path, at_least: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while done_count(db) < at_least:
         if proc.poll() is not None:
