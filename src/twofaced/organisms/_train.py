@@ -246,12 +246,12 @@ def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingCo
             ckpt.unlink()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     epoch, batches = -1, []
+    per_epoch = len(make_batches(examples, tokens, config.batch_size, config.seed))
     try:
         model.train()
         while result.steps < config.steps:
             step = result.steps
             # The batch for a step is a pure function of (seed, step), so resuming replays the same sequence.
-            per_epoch = len(make_batches(examples, tokens, config.batch_size, config.seed))
             if step // per_epoch != epoch:
                 epoch = step // per_epoch
                 batches = make_batches(examples, tokens, config.batch_size, config.seed * 1000 + epoch)
