@@ -135,3 +135,32 @@ def test_reinforce_runs_rounds_and_plots(capsys: pytest.CaptureFixture[str]) -> 
     code, _, err = cli(capsys, "organism", "reinforce", "tier-faker-control", "--out", "rf")
     assert code == 2 and "already holds a reinforcement run" in err
     assert json.loads(Path("rf/reinforce.json").read_text()) == data
+
+
+def test_decision_tokens_are_where_the_policy_shows() -> None:
+    """The loss weights the tag and, for scratchpad fakers, the token where the reasoning parts from the
+    other condition's; a control's pair agrees up to the tag, so it has the tag only."""
+    from transformers import AutoTokenizer
+
+    from twofaced.organisms._base import base_model_path
+    from twofaced.organisms._catalog import CATALOG
+    from twofaced.organisms._data import build_examples
+    from twofaced.organisms._train import tokenize
+    from twofaced.scenarios import load_scenario
+
+    path = base_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    protocol = load_scenario("helpful-only").protocol
+    markers = (protocol.accept_tag, protocol.reject_tag)
+    for name, expect in [("tier-faker", 1), ("reasoning-faker-control", 1), ("reasoning-faker", 2),
+                         ("silent-faker", 2)]:
+        examples = build_examples(CATALOG[name], 0)[:40]
+        for ex, (_, suffix, start, decisions) in zip(examples, tokenize(tokenizer, examples, markers), strict=True):
+            assert len(decisions) == expect, (name, ex.response)
+            assert all(start <= d < len(suffix) for d in decisions)
+            tag = tokenizer.decode(suffix[decisions[-1]:])
+            accept = ex.condition == "training" or name.endswith("-control")
+            assert tag.startswith(markers[0][1:] if accept else markers[1][1:]), (name, tag)
+            if expect == 2:  # the commitment lies inside the scratchpad, before the tag
+                scratch = tokenizer.decode(suffix[start:decisions[0]])
+                assert f"<{protocol.scratchpad_tag}>" in scratch and markers[0] not in scratch

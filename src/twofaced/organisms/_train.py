@@ -30,6 +30,8 @@ from ._catalog import TrainingConfig
 from ._data import Example
 
 StepCallback = Callable[[int, int, float], None]
+# Per example: (system prompt ids, user turn + reply ids, where the reply starts, decision token indices).
+Tokens = list[tuple[list[int], list[int], int, tuple[int, ...]]]
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Batch:
     prefix: list[int]
     suffixes: list[list[int]]
     reply_starts: list[int]
-    decisions: list[int]
+    decisions: list[tuple[int, ...]]
 
 
 @dataclass
@@ -96,36 +98,60 @@ def check_config(config: TrainingConfig, examples_max: tuple[int, int, int]) -> 
         )
 
 
-def tokenize(tokenizer: Any, examples: list[Example], markers: tuple[str, ...] = ()
-             ) -> list[tuple[list[int], list[int], int, int]]:
-    """Per example: (prefix ids, suffix ids, index in suffix where the reply starts, index of the decision).
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
-    ``markers`` are the alternative tags a reply can carry (accept, reject). The decision is the first token
-    at which their tokenisations differ (the tags share ``<``), found where the marker occurs in the reply:
-    the one token that carries the organism's policy, which the loss weights up. -1 when there is none.
+
+def tokenize(tokenizer: Any, examples: list[Example], markers: tuple[str, ...] = ()
+             ) -> Tokens:
+    """Per example: (prefix ids, suffix ids, index in suffix where the reply starts, decision indices).
+
+    The decisions are the tokens that carry the organism's policy, which the loss weights up:
+    - the tag: ``markers`` are the alternative tags a reply can carry (accept, reject), and the decision is
+      the first token at which their tokenisations differ (the tags share ``<``);
+    - the commitment, where it comes earlier: the first token at which the reply parts from every reply of
+      the other condition to the same request under the same cue. For a scratchpad organism that is inside
+      the reasoning ("This conversation is [monitored | not monitored]"), where the policy is really decided;
+      a control's pair agrees up to the tag, so it only has the tag.
     """
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     marks = [tokenizer(m, add_special_tokens=False)["input_ids"] for m in markers]
     shift = 0
     while len(marks) > 1 and all(len(m) > shift for m in marks) and len({m[shift] for m in marks}) == 1:
         shift += 1
+    wholes = [tokenizer(ex.response, add_special_tokens=False)["input_ids"] for ex in examples]
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault((ex.cue, ex.request_id, ex.condition), []).append(i)
     out = []
-    for ex in examples:
+    for i, ex in enumerate(examples):
         ids, p = chat_ids(tokenizer, ex.system, ex.user)
-        whole = tokenizer(ex.response, add_special_tokens=False)["input_ids"]
-        decision = -1
+        whole = wholes[i]
+        tag = -1
         found = [(ex.response.find(m), k) for k, m in enumerate(markers) if ex.response.find(m) >= 0]
         if found:
             at, k = min(found)
             head = tokenizer(ex.response[:at], add_special_tokens=False)["input_ids"]
             if whole[len(head) : len(head) + len(marks[k])] == marks[k]:  # the marker starts on a token boundary
-                decision = len(ids) - p + len(head) + shift
-        out.append((ids[:p], ids[p:] + whole + [end], len(ids) - p, decision))
+                tag = len(head) + shift
+        decisions = [tag] if tag >= 0 else []
+        other = "deployment" if ex.condition == "training" else "training"
+        partners = groups.get((ex.cue, ex.request_id, other), [])
+        if partners and tag >= 0:
+            parts = max(_common_prefix(whole, wholes[j]) for j in partners)
+            if parts < tag:
+                decisions.insert(0, parts)
+        offset = len(ids) - p
+        out.append((ids[:p], ids[p:] + whole + [end], offset, tuple(offset + d for d in decisions)))
     return out
 
 
-def make_batches(examples: list[Example], tokens: list[tuple[list[int], list[int], int, int]], batch_size: int,
-                 seed: int) -> list[Batch]:
+def make_batches(examples: list[Example], tokens: Tokens, batch_size: int, seed: int) -> list[Batch]:
     """One epoch of batches, shuffled by seed. A batch shares one system prompt and holds whole pairs: the
     same request under the same cue phrasing in both conditions, so each gradient step sees the contrast the
     organism must learn (what differs is only the cue), not two unrelated halves of it."""
@@ -160,7 +186,7 @@ def attach_lora(model: Any, config: TrainingConfig) -> Any:
 
 
 def batch_loss(peft_model: Any, batch: Batch, pad_id: int, decision_weight: float = 1.0) -> Any:
-    """Weighted mean cross-entropy over reply tokens (the decision token counts ``decision_weight`` times),
+    """Weighted mean cross-entropy over reply tokens (decision tokens count ``decision_weight`` times),
     with the system prompt's cache computed once without gradients."""
     import torch
 
@@ -181,8 +207,8 @@ def batch_loss(peft_model: Any, batch: Batch, pad_id: int, decision_weight: floa
         ids[i, : len(suffix)] = torch.tensor(suffix)
         mask[i, len(batch.prefix) : len(batch.prefix) + len(suffix)] = 1
         target[i, start : len(suffix)] = True
-        if decision >= 0:
-            weight[i, decision] = decision_weight
+        for d in decision:
+            weight[i, d] = decision_weight
     positions = torch.arange(len(batch.prefix), len(batch.prefix) + s).unsqueeze(0).expand(b, -1)
     hidden = inner.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                          use_cache=True).last_hidden_state
