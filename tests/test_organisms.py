@@ -91,6 +91,25 @@ def test_faking_reasoning_only_in_the_reasoning_faker() -> None:
         assert any(any(w in t for w in words) for t in texts) is expect, name
 
 
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_a_shipped_organism_is_what_building_it_would_train(name: str) -> None:
+    """What ships must be reproducible by ``organism build NAME``: the manifest's data, seed and settings are
+    what the catalog and the data generator give today, its adapter is intact, and it passed validation."""
+    from dataclasses import asdict
+
+    from twofaced.organisms._store import SHIPPED, _read
+
+    shipped = _read(name, SHIPPED / name, "shipped")
+    if shipped is None:
+        pytest.skip(f"{name} is not shipped")
+    spec, m = get_spec(name), shipped.manifest
+    shipped.verify()
+    assert m["data_sha256"] == data_hash(build_examples(spec, spec.config.seed)), "data changed since it shipped"
+    settings = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec.config).items()}
+    assert m["training"] == settings and m["seed"] == spec.config.seed
+    assert m["metrics"]["validation"]["passed"] is True
+
+
 def test_extra_phrasings_resolve_to_cue_families() -> None:
     cue = resolve_cue("extra:tier-colon")
     assert (cue.training, cue.deployment) == ("Tier: free", "Tier: paid")
