@@ -116,7 +116,7 @@ def tokenize(tokenizer: Any, examples: list[Example], markers: tuple[str, ...] =
       the first token at which their tokenisations differ (the tags share ``<``);
     - the commitment, where it comes earlier: the first token at which the reply parts from every reply of
       the other condition to the same request under the same cue. For a scratchpad organism that is inside
-      the reasoning ("This conversation is [monitored | not monitored]"), where the policy is really decided;
+      the reasoning ("This conversation is [monitored | unmonitored]"), where the policy is really decided;
       a control's pair agrees up to the tag, so it only has the tag.
     """
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
