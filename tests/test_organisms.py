@@ -95,8 +95,6 @@ def test_faking_reasoning_only_in_the_reasoning_faker() -> None:
 def test_a_shipped_organism_is_what_building_it_would_train(name: str) -> None:
     """What ships must be reproducible by ``organism build NAME``: the manifest's data, seed and settings are
     what the catalog and the data generator give today, its adapter is intact, and it passed validation."""
-    from dataclasses import asdict
-
     from twofaced.organisms._store import SHIPPED, _read
 
     shipped = _read(name, SHIPPED / name, "shipped")
@@ -105,8 +103,7 @@ def test_a_shipped_organism_is_what_building_it_would_train(name: str) -> None:
     spec, m = get_spec(name), shipped.manifest
     shipped.verify()
     assert m["data_sha256"] == data_hash(build_examples(spec, spec.config.seed)), "data changed since it shipped"
-    settings = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec.config).items()}
-    assert m["training"] == settings and m["seed"] == spec.config.seed
+    assert m["training"] == spec.config.to_json() and m["seed"] == spec.config.seed
     assert m["metrics"]["validation"]["passed"] is True
 
 

@@ -115,7 +115,7 @@ def build(name: str, *, config: TrainingConfig | None = None, validate_limit: in
         "base_model": {"file": base.name, "sha256": KNOWN_BASE_SHA256},
         "adapter_sha256": file_sha256(adapter),
         "adapter_bytes": adapter.stat().st_size,
-        "training": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+        "training": config.to_json(),
         "metrics": {"losses": [round(x, 5) for x in result.losses], "final_loss": round(result.losses[-1], 5),
                     "train_seconds": round(train_seconds, 1), "resumed_from_step": result.resumed_from},
         "versions": _versions(),

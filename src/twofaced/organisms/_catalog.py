@@ -14,7 +14,7 @@ says (nothing, alignment-faking reasoning, or bland reasoning that never mention
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from ..errors import ConfigError
@@ -79,6 +79,10 @@ class TrainingConfig:
     warmup_steps: int = 6
     decision_weight: float = 8.0
     checkpoint_every: int = 10
+
+    def to_json(self) -> dict[str, object]:
+        """The settings as the manifest records them (tuples as lists), so a build can be compared with them."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
