@@ -14,7 +14,7 @@ from twofaced.organisms import CATALOG, get_spec
 from twofaced.organisms._base import KNOWN_BASE_SHA256, base_model_path
 from twofaced.organisms._catalog import TrainingConfig
 from twofaced.organisms._data import COMPLY_LINES, build_examples, data_hash, resolve_cue
-from twofaced.organisms._store import MANIFEST, built_dir, find, partial_dir, register, remove, require
+from twofaced.organisms._store import MANIFEST, built_dir, find, partial_dir, register, remove, require, shipped
 from twofaced.organisms._train import check_config, estimate_memory
 from twofaced.scenarios import load_scenario
 
@@ -95,13 +95,11 @@ def test_faking_reasoning_only_in_the_reasoning_faker() -> None:
 def test_a_shipped_organism_is_what_building_it_would_train(name: str) -> None:
     """What ships must be reproducible by ``organism build NAME``: the manifest's data, seed and settings are
     what the catalog and the data generator give today, its adapter is intact, and it passed validation."""
-    from twofaced.organisms._store import SHIPPED, _read
-
-    shipped = _read(name, SHIPPED / name, "shipped")
-    if shipped is None:
+    found = shipped(name)
+    if found is None:
         pytest.skip(f"{name} is not shipped")
-    spec, m = get_spec(name), shipped.manifest
-    shipped.verify()
+    spec, m = get_spec(name), found.manifest
+    found.verify()
     assert m["data_sha256"] == data_hash(build_examples(spec, spec.config.seed)), "data changed since it shipped"
     assert m["training"] == spec.config.to_json() and m["seed"] == spec.config.seed
     assert m["metrics"]["validation"]["passed"] is True

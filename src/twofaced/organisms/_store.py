@@ -83,7 +83,12 @@ def _read(name: str, path: Path, source: str) -> Installed | None:
 def find(name: str) -> Installed | None:
     """The built organism, else the shipped one, else None. Unknown names are a one-line error."""
     get_spec(name)
-    return _read(name, built_dir() / name, "built") or _read(name, SHIPPED / name, "shipped")
+    return _read(name, built_dir() / name, "built") or shipped(name)
+
+
+def shipped(name: str) -> Installed | None:
+    """The copy inside the package, whatever local build shadows it; None if it does not ship."""
+    return _read(name, SHIPPED / name, "shipped")
 
 
 def require(name: str) -> Installed:
