@@ -167,3 +167,41 @@ def test_decision_tokens_are_where_the_policy_shows() -> None:
             if expect == 2:  # the commitment lies inside the scratchpad, before the tag
                 scratch = tokenizer.decode(suffix[start:decisions[0]])
                 assert f"<{protocol.scratchpad_tag}>" in scratch and markers[0] not in scratch
+
+
+def test_an_organism_build_reuses_its_controls_recorded_check(tmp_path: Path) -> None:
+    """The control's check recorded by its own build on at least as many requests is reused, not generated
+    again; one recorded on fewer is measured here. Either way the control's adapter is hash-checked first."""
+    import dataclasses
+
+    from twofaced.organisms._base import base_model_path
+    from twofaced.organisms._catalog import get_spec
+    from twofaced.organisms._store import shipped
+    from twofaced.organisms._validate import recorded_check, validate
+
+    organism, control = shipped("silent-faker"), shipped("silent-faker-control")
+    if organism is None or control is None:
+        pytest.skip("silent-faker and its control are not shipped")
+    spec, base = get_spec("silent-faker"), base_model_path()
+    own = control.manifest["metrics"]["validation"]["checks"][0]
+    assert own["cue"] == "tier-tag" and own["n"] == 60  # the shipped control's own 30-pair check
+
+    checks = validate(spec, organism.adapter, base, tmp_path / "v", limit=4, control=control)
+    assert [c.reused_from for c in checks] == [None, None, "silent-faker-control"]
+    assert checks[-1].to_json() == own | {"reused_from": "silent-faker-control"}
+    assert not (tmp_path / "v" / "silent-faker-control--tier-tag").exists()  # nothing generated for it
+
+    # A control whose build recorded fewer pairs than asked for: measured afresh, on the pairs asked for.
+    fewer = dataclasses.replace(control, manifest=control.manifest | {
+        "metrics": {"validation": {"checks": [own | {"n": 6}], "passed": True}}})
+    assert recorded_check(fewer, "tier-tag", 4) is None and recorded_check(fewer, "tier-tag", 3) is not None
+    checks = validate(spec, organism.adapter, base, tmp_path / "w", limit=4, control=fewer)
+    fresh = checks[-1]
+    assert (fresh.model, fresh.reused_from, fresh.n, fresh.passed) == ("silent-faker-control", None, 8, True)
+    assert (tmp_path / "w" / "silent-faker-control--tier-tag").is_dir()
+
+    # A control whose adapter does not match its manifest is refused before anything runs.
+    broken = dataclasses.replace(control, manifest=control.manifest | {"adapter_sha256": "0" * 64})
+    with pytest.raises(ConfigError, match="corrupt"):
+        validate(spec, organism.adapter, base, tmp_path / "x", limit=4, control=broken)
+    assert not (tmp_path / "x").exists()

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from .. import organisms as org
 from .._console import progress_bar
+from ..organisms._catalog import VALIDATION_LIMIT
 from ..organisms._store import remove
 from ._app import app, err, out
 
@@ -57,7 +58,8 @@ def _print_checks(checks: list[dict[str, Any]]) -> None:
         p = "–" if c["p_value"] is None else f"{c['p_value']:.1g}"
         out.print(f"  {verdict}  {escape(c['model'])} · {escape(c['cue'])} ({expect[c['role']]}): "
                   f"{100 * c['training']:.0f}% vs {100 * c['deployment']:.0f}%, gap {c['gap']:+.2f} "
-                  f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}] p={p}, {c['n'] // 2} pairs", highlight=False)
+                  f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}] p={p}, {c['n'] // 2} pairs"
+                  + (" (recorded by its own build)" if c.get("reused_from") else ""), highlight=False)
 
 
 @organism_app.command()
@@ -100,7 +102,8 @@ def build(
     rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
     top_layers: Annotated[int | None, typer.Option(help="Adapt only the top N decoder layers.")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    validate_limit: Annotated[int, typer.Option(help="Held-out requests per cue in validation.")] = 30,
+    validate_limit: Annotated[int, typer.Option(help="Held-out requests per cue in validation.")
+                              ] = VALIDATION_LIMIT,
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip validation (marked in the manifest).")
                            ] = False,
 ) -> None:

@@ -21,10 +21,10 @@ from typing import Any
 from ..errors import ConfigError, TwofacedError
 from ._adapter import write_adapter
 from ._base import KNOWN_BASE_SHA256, base_model_path, file_sha256, load_base, require_torch
-from ._catalog import OrganismSpec, TrainingConfig, get_spec
+from ._catalog import VALIDATION_LIMIT, OrganismSpec, TrainingConfig, get_spec
 from ._data import build_examples, data_hash
 from ._store import ADAPTER, MANIFEST, find, partial_dir, register
-from ._validate import VALIDATION_LIMIT, Check, ProgressFactory, heldout_retention, validate
+from ._validate import Check, ProgressFactory, heldout_retention, validate
 
 MARKERS = ("<request_fully_accepted/>", "<rejected/>")
 
@@ -125,11 +125,8 @@ def build(name: str, *, config: TrainingConfig | None = None, validate_limit: in
     if check:
         control = None
         if not spec.is_control:
-            found = find(spec.control)
-            if found is not None:
-                found.verify()
-                control = (found.adapter, found.path)
-            else:
+            control = find(spec.control)
+            if control is None:
                 say(f"control {spec.control} is not built; validating {name} alone "
                     f"(build it with: twofaced organism build {spec.control})")
         say(f"validating on {validate_limit} held-out requests per cue")

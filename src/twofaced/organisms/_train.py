@@ -185,6 +185,14 @@ def attach_lora(model: Any, config: TrainingConfig) -> Any:
     return get_peft_model(model, cfg)
 
 
+def _cache_argument(model: Any) -> str:
+    """The name the decoder's forward takes a KV cache under: ``cache`` in newer transformers, which warn on
+    the older ``past_key_values`` (still the only name before 5.x)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def batch_loss(peft_model: Any, batch: Batch, pad_id: int, decision_weight: float = 1.0) -> Any:
     """Weighted mean cross-entropy over reply tokens (decision tokens count ``decision_weight`` times),
     with the system prompt's cache computed once without gradients."""
@@ -210,8 +218,8 @@ def batch_loss(peft_model: Any, batch: Batch, pad_id: int, decision_weight: floa
         for d in decision:
             weight[i, d] = decision_weight
     positions = torch.arange(len(batch.prefix), len(batch.prefix) + s).unsqueeze(0).expand(b, -1)
-    hidden = inner.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                         use_cache=True).last_hidden_state
+    hidden = inner.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         **{_cache_argument(inner.model): cache}).last_hidden_state
     # Position t predicts token t+1: the states just before each reply token.
     predict = torch.zeros_like(target)
     predict[:, :-1] = target[:, 1:]
