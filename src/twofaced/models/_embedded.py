@@ -14,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import importlib.util
@@ -46,6 +47,18 @@ def embedded_gguf_path() -> Path:
     return path
 
 
+_LOADED: list[Any] = []
+
+
+@atexit.register
+def _close_loaded() -> None:
+    """Free every loaded model while its ctypes bindings still exist: a ``Llama`` left to the garbage collector
+    at interpreter teardown raises from ``__del__`` (seen at the end of long test sessions)."""
+    while _LOADED:
+        with contextlib.suppress(Exception):
+            _LOADED.pop().close()
+
+
 @functools.cache
 def _load(path: str, n_ctx: int, n_threads: int, lora_path: str | None = None) -> Any:
     try:
@@ -54,8 +67,10 @@ def _load(path: str, n_ctx: int, n_threads: int, lora_path: str | None = None) -
         raise missing_extra("llama-cpp-python", "embedded") from exc
     # llama.cpp prints its load log on fd 2; keep the terminal clean.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
-        return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False, seed=0,
-                     lora_path=lora_path)
+        llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False, seed=0,
+                    lora_path=lora_path)
+    _LOADED.append(llm)
+    return llm
 
 
 class EmbeddedModel:

@@ -109,7 +109,7 @@ def validate(spec: OrganismSpec, adapter: Path, base: Path, out: Path, *, limit:
 
     Results land in ``out/<model>--<cue>/`` run directories (stale ones are cleared first: a new adapter
     must never resume an old adapter's run). The control's check is taken from its own build when it has one
-    on ``limit`` pairs (see :func:`recorded_check`); its adapter must be intact either way.
+    on at least ``limit`` pairs (see :func:`recorded_check`); its adapter must be intact either way.
     """
     plan: list[tuple[str, Path, str, str]] = []
     own = "no-gap" if spec.is_control else "policy"
