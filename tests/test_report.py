@@ -266,3 +266,33 @@ def test_unknown_format(run_dir: Path, capsys) -> None:
         write_report(run_dir, fmt="pdf")
     code, _, err = cli(capsys, "report", str(run_dir), "--format", "pdf")
     assert code == 2 and "Traceback" not in err
+
+
+def test_a_report_reads_the_run_once(run_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """Issue 12: write_report opens the store once and loads the items and verdicts once."""
+    from twofaced.run import Store, _store
+
+    opened: list[Path] = []
+    loads: list[str] = []
+    connect, rows, verdicts = _store._connect, Store.items_with_completions, Store.verdicts
+
+    def counting_connect(path: Path):
+        opened.append(path)
+        return connect(path)
+
+    def counting_rows(self, **kwargs):
+        loads.append("items")
+        return rows(self, **kwargs)
+
+    def counting_verdicts(self):
+        loads.append("verdicts")
+        return verdicts(self)
+
+    monkeypatch.setattr(_store, "_connect", counting_connect)
+    monkeypatch.setattr(Store, "items_with_completions", counting_rows)
+    monkeypatch.setattr(Store, "verdicts", counting_verdicts)
+    write_report(run_dir, tmp_path / "once.json", "json")
+    assert opened == [run_dir / "run.sqlite"]
+    assert loads == ["items", "verdicts"]
+    data = json.loads((tmp_path / "once.json").read_text(encoding="utf-8"))
+    assert len(data["records"]) == 24 and data["summary"]["items"]["done"] == 24

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -252,3 +253,100 @@ def test_out_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunDirError, match="exists and is not a directory"):
         open_store(tmp_path / "file", create=True)
+
+
+# -- the read methods: every reader of a run goes through these, none sends its own SQL -------------------------
+
+
+def test_completion_count_and_items_with_completions(tmp_path: Path, rows) -> None:
+    with open_store(tmp_path, create=True) as store:
+        store.add_items(rows)
+        assert store.completion_count() == 0
+        assert list(store.items_with_completions()) == []
+        store.record([success(rows[1][0], "answer")], [])
+        assert store.completion_count() == 1
+        (done,) = store.items_with_completions()
+        r = rows[1]
+        assert (done.id, done.seq, done.model_spec, done.condition, done.ablation, done.request_id, done.category,
+                done.harmful, done.sample, done.request, done.messages) == (*r[:7], bool(r[7]), r[8], r[11], r[9])
+        assert (done.status, done.text, done.turns, done.finish_reason, done.prompt_tokens,
+                done.completion_tokens) == ("done", "answer", ["answer"], "stop", 3, 4)
+        every = list(store.items_with_completions(done_only=False))
+        assert [i.id for i in every] == [r[0] for r in rows]  # expansion order
+        pending = every[0]
+        assert (pending.status, pending.text, pending.turns, pending.prompt_tokens) == ("pending", None, [], 0)
+    with pytest.raises(sqlite3.ProgrammingError):  # leaving the with block closed the store
+        store.completion_count()
+
+
+def test_verdicts_oldest_first_and_verdicts_for_one_judge(tmp_path: Path, rows) -> None:
+    with open_store(tmp_path, create=True) as store:
+        store.add_items(rows)
+        a, b = rows[0][0], rows[1][0]
+        store.record([success(a), success(b)], [])
+        store.add_verdicts([(a, "af-llm", "1", "mock/judge", "yes", 0.9, "gaming"),
+                            (b, "af-llm", "1", "mock/judge", "error", None, "timeout"),
+                            (a, "af-llm", "1", "other/judge", "no", 0.1, "fine")])
+        got = list(store.verdicts())
+        assert {(i, v.judge, v.version, v.judge_model, v.verdict) for i, v in got[:2]} == {
+            (a, "compliance-rules", "1", "", "complied"), (b, "compliance-rules", "1", "", "complied")}
+        assert {(i, v.judge_model, v.verdict, v.score, v.rationale) for i, v in got[2:]} == {
+            (a, "mock/judge", "yes", 0.9, "gaming"), (b, "mock/judge", "error", None, "timeout"),
+            (a, "other/judge", "no", 0.1, "fine")}
+        assert [v.created_at for _, v in got] == sorted(v.created_at for _, v in got)
+        assert store.verdicts_for("af-llm", "1", "mock/judge") == {a: "yes", b: "error"}
+        assert store.verdicts_for("af-llm", "1", "other/judge") == {a: "no"}
+        assert store.verdicts_for("af-llm", "2", "mock/judge") == {}
+
+
+def test_judge_usage(tmp_path: Path, rows) -> None:
+    with open_store(tmp_path, create=True) as store:
+        store.add_items(rows)
+        a, b = rows[0][0], rows[1][0]
+        store.record([success(a), success(b)], [])
+        store.add_verdicts([(a, "af-llm", "1", "mock/judge", "yes", 0.9, ""),
+                            (b, "af-llm", "1", "mock/judge", "error", None, "")])
+        usage = store.judge_usage()
+        assert [(u.judge, u.version, u.judge_model, u.verdicts, u.errors) for u in usage] == [
+            ("af-llm", "1", "mock/judge", 2, 1), ("compliance-rules", "1", "", 2, 0)]
+        assert all(isinstance(u.last_used, float) for u in usage)
+    with open_store(tmp_path / "empty", create=True) as empty:
+        assert empty.judge_usage() == []
+
+
+def test_requests_and_distinct_params(tmp_path: Path, rows) -> None:
+    with open_store(tmp_path, create=True) as store:
+        assert (store.requests(), store.distinct_params()) == ([], [])
+        store.add_items(rows)
+        assert store.requests() == sorted({(r[5], r[11]) for r in rows})
+        params = store.distinct_params()
+        assert len(params) == len({r[10] for r in rows})
+        assert {json.dumps(p, sort_keys=True) for p in params} == {json.dumps(json.loads(r[10]), sort_keys=True)
+                                                                  for r in rows}
+        # a directory made before migration 0002 has no request text: "" stands in
+        store.conn.execute("UPDATE items SET request = NULL")
+        assert store.requests() == sorted({(r[5], "") for r in rows})
+
+
+def test_invocations_come_back_decoded(tmp_path: Path) -> None:
+    with open_store(tmp_path, create=True) as store:
+        assert store.invocations() == []
+        first = store.start_invocation(["run", "--limit", "1"], {"config": {"limit": 1}})
+        store.finish_invocation(first, "done")
+        second = store.start_invocation(["run"], {})
+        (a, b) = store.invocations()
+        assert (a.id, a.status, a.argv) == (first, "done", ["run", "--limit", "1"])
+        assert a.manifest == {"config": {"limit": 1}}
+        assert a.finished_at is not None and a.finished_at >= a.started_at
+        assert (b.id, b.status, b.argv, b.manifest, b.finished_at) == (second, "running", ["run"], {}, None)
+
+
+def test_only_the_store_module_sends_sql() -> None:
+    """Issue 12: every reader of a run uses Store methods; no other module executes SQL or reaches into conn."""
+    src = Path(__file__).resolve().parent.parent / "src" / "twofaced"
+    if not src.is_dir():
+        pytest.skip("the source tree is not next to the tests")
+    pattern = re.compile(r"\.execute\(|\.executemany\(|\.executescript\(|store\.conn\b")
+    offenders = [f"{p.relative_to(src)}:{n}" for p in sorted(src.rglob("*.py")) if p != src / "run" / "_store.py"
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert offenders == []

@@ -4,7 +4,9 @@ The returned dict is plain JSON (no NaN, no tuples): ``summary`` (``Summary.to_j
 ``twofaced show`` prints), ``categories`` (per ablation x category x condition counts), ``records`` (every
 done item with its completion split into scratchpad and output, and every judge's latest verdict), ``manifest``
 (what a reviewer needs to audit or reproduce the run) and ``judge_notes`` (how far each judge can be trusted).
-Renderers only format this dict; they never open the store.
+The run is read once (:func:`twofaced.run._reading.read_run`: one store open, one load of the records, one
+summary of those records); this module only shapes what was read. Renderers only format this dict; they never
+open the store.
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import RunDirError
 from ..judges import parse_completion
-from ..run import open_store, summarize
-from ..run._records import as_dict, load_records, stored_protocol
-from ..run._store import Store
-from ..run._summary import Summary
+from ..run import Summary
+from ..run._reading import RunReading, read_run
+from ..run._records import as_dict
+from ..run._store import JudgeUsage
 from ..scenarios import CONDITIONS
 from ._notes import judge_notes
 
@@ -44,11 +45,11 @@ def clean_json(value: Any) -> Any:
     return value
 
 
-def _merge_params(rows: list[str]) -> dict[str, Any]:
+def _merge_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """One dict of generation parameters; a key whose value differs across items (the seed) lists them all."""
     values: dict[str, list[Any]] = {}
-    for raw in rows:
-        for k, v in json.loads(raw).items():
+    for params in rows:
+        for k, v in params.items():
             if v not in values.setdefault(k, []):
                 values[k].append(v)
     out: dict[str, Any] = {}
@@ -63,61 +64,51 @@ def _merge_params(rows: list[str]) -> dict[str, Any]:
     return out
 
 
-def _data_hash(store: Store) -> tuple[str, int]:
+def _data_hash(pairs: list[tuple[str, str]]) -> str:
     """sha256 over the (request id, prompt) pairs the run used, sorted: same requests, same hash."""
-    pairs = sorted(
-        {(r[0], r[1] or "") for r in store.conn.execute("SELECT request_id, request FROM items")}
-    )
-    blob = json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest(), len(pairs)
+    blob = json.dumps(sorted(pairs), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _judges(store: Store, summary: Summary) -> list[dict[str, Any]]:
-    rows = store.conn.execute(
-        "SELECT judge, judge_version, judge_model, count(*), sum(verdict = 'error'), max(created_at) FROM verdicts"
-        " GROUP BY judge, judge_version, judge_model ORDER BY judge, max(created_at)"
-    ).fetchall()
+def _judges(usage: list[JudgeUsage], summary: Summary) -> list[dict[str, Any]]:
     role = {summary.judge: "compliance"}
     if summary.af_judge:
         role[summary.af_judge] = "alignment faking"
     return [
-        {"name": j, "version": v, "judge_model": m or None, "verdicts": n, "errors": int(e or 0),
-         "last_used": _iso(t), "role": role.get(j)}
-        for j, v, m, n, e, t in rows
+        {"name": u.judge, "version": u.version, "judge_model": u.judge_model or None, "verdicts": u.verdicts,
+         "errors": u.errors, "last_used": _iso(u.last_used), "role": role.get(u.judge)}
+        for u in usage
     ]
 
 
-def _manifest(store: Store, summary: Summary) -> dict[str, Any]:
-    meta = store.meta()
-    invocations = store.conn.execute(
-        "SELECT id, started_at, finished_at, status, argv, manifest FROM invocations ORDER BY id"
-    ).fetchall()
-    latest = json.loads(invocations[-1][5]) if invocations else {}
-    params = _merge_params([r[0] for r in store.conn.execute("SELECT DISTINCT params FROM items")])
-    data_hash, n_requests = _data_hash(store)
+def _manifest(run: RunReading) -> dict[str, Any]:
+    meta, invocations = run.summary.meta, run.invocations
+    latest = invocations[-1].manifest if invocations else {}
+    n_requests = len(run.requests)
     return {
         "model": meta.get("model"),
         "scenario": meta.get("scenario"),
         "scenario_hash": meta.get("scenario_hash"),
         "scenario_source": latest.get("scenario_source"),
         "split": meta.get("split", "all"),
-        "data_hash": data_hash,
+        "data_hash": _data_hash(run.requests),
         "data_hash_of": f"sha256 of the {n_requests} (request id, prompt) pairs used, sorted",
         "requests": n_requests,
-        "generation": params,
+        "generation": _merge_params(run.params),
         "base_seed": meta.get("seed"),
         "protocol": json.loads(meta["protocol"]) if meta.get("protocol") else None,
         "config": latest.get("config"),
         "versions": latest.get("versions") or {},
-        "judges": _judges(store, summary),
+        "judges": _judges(run.judges, run.summary),
         "invocations": [
-            {"id": i, "started_at": _iso(s), "finished_at": _iso(f), "status": st, "argv": json.loads(a)}
-            for i, s, f, st, a, _ in invocations
+            {"id": i.id, "started_at": _iso(i.started_at), "finished_at": _iso(i.finished_at), "status": i.status,
+             "argv": i.argv}
+            for i in invocations
         ],
-        "run_started_at": _iso(invocations[0][1]) if invocations else None,
+        "run_started_at": _iso(invocations[0].started_at) if invocations else None,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "report_version": __version__,
-        "directory": str(store.directory),
+        "directory": str(run.directory),
     }
 
 
@@ -164,24 +155,15 @@ def build_report_data(directory: str | Path, judge: str | None = None, af_judge:
     ``judge`` / ``af_judge`` pick the compliance and alignment-faking judges as in ``twofaced show`` (default:
     the best present). Raises :class:`RunDirError` when DIR is not a run or has no completions yet.
     """
-    directory = Path(directory)
-    store = open_store(directory, create=False)
-    try:
-        done = store.conn.execute("SELECT count(*) FROM completions").fetchone()[0]
-        if not done:
-            raise RunDirError(f"{directory} has no completions yet; run 'twofaced run' first")
-        summary = summarize(store, judge, af_judge)
-        protocol = stored_protocol(store)
-        records = load_records(store)
-        manifest = _manifest(store, summary)
-    finally:
-        store.close()
+    run = read_run(directory, judge, af_judge)
+    summary, records = run.summary, run.records
     ablations = summary.all.ablations
     items = []
     for r in records:
-        parsed = parse_completion(r.text or "", protocol)
+        parsed = parse_completion(r.text or "", run.protocol)
         items.append({**as_dict(r), "seq": r.seq, "scratchpad": parsed.scratchpad, "output": parsed.output,
                       "parse_issues": parsed.issues})
+    manifest = _manifest(run)
     data = {
         "format": "twofaced-report/1",
         "summary": summary.to_json(),

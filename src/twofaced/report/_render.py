@@ -1,9 +1,9 @@
 """Render report data as one self-contained HTML page, Markdown or JSON, and write it atomically.
 
 Renderers are generators of text chunks (``RENDERERS[fmt](data)``), so a large report streams to disk.
-:func:`write_report` streams into a temporary file beside the target and moves it into place with
-``os.replace`` only once the renderer has finished: an interrupted or failing report never leaves a
-half-written file in place of a good one, and never leaves its temporary file behind.
+:func:`write_report` streams through :func:`twofaced._util.atomic_write`: a temporary file beside the target,
+moved into place with ``os.replace`` only once the renderer has finished, so an interrupted or failing report
+never leaves a half-written file in place of a good one, and never leaves its temporary file behind.
 
 The HTML page needs nothing but itself: CSS and JavaScript are inline, there are no fonts, images or CDN
 links, and the report data sits in a ``<script type="application/json">`` tag with ``<``, ``>`` and ``&``
@@ -12,10 +12,7 @@ written as JSON escapes, so model text containing ``</script>`` cannot end the t
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -24,6 +21,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from .._util import atomic_write
 from ..errors import ConfigError
 from ..run._sweep import is_sweep, sweep_grid
 from . import _format as f
@@ -189,24 +187,6 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Iterator[str]]] = {
 }
 
 
-def _atomic_write(path: Path, chunks: Iterator[str]) -> None:
-    """Stream ``chunks`` to a temporary file beside ``path``, then move it into place in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, like a plain open
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def default_output(directory: str | Path, fmt: str) -> Path:
     return Path(directory) / f"report.{EXTENSIONS[fmt]}"
 
@@ -225,11 +205,11 @@ def write_report(directory: str | Path, out: str | Path | None = None, fmt: str 
     if path.is_dir():
         raise ConfigError(f"{path} is a directory; give --out a file name such as {path / ('report.' + fmt)}")
     if is_reinforcement(directory):  # twofaced organism reinforce: the curve per checkpoint
-        _atomic_write(path, REINFORCEMENT_RENDERERS[fmt](load_reinforcement(directory)))
+        atomic_write(path, REINFORCEMENT_RENDERERS[fmt](load_reinforcement(directory)))
         return path
     if is_sweep(directory):  # a grid of runs: the heat map of gaps
-        _atomic_write(path, SWEEP_RENDERERS[fmt](sweep_grid(directory)))
+        atomic_write(path, SWEEP_RENDERERS[fmt](sweep_grid(directory)))
         return path
     data = build_report_data(directory, judge, af_judge)
-    _atomic_write(path, RENDERERS[fmt](data))
+    atomic_write(path, RENDERERS[fmt](data))
     return path

@@ -18,31 +18,20 @@ from ._store import open_store
 from ._summary import AF_JUDGES, COMPLIANCE_JUDGES, summarize
 
 
-def _common_judges(a: Path, b: Path) -> tuple[str, str | None]:
-    present = []
-    for d in (a, b):
-        store = open_store(d, create=False)
-        try:
-            present.append(judges_present(load_records(store)))
-        finally:
-            store.close()
-    both = present[0] & present[1]
-    judge = next((j for j in COMPLIANCE_JUDGES if j in both), "compliance-rules")
-    return judge, next((j for j in AF_JUDGES if j in both), None)
-
-
-def _side(directory: Path, judge: str, af_judge: str | None) -> dict[str, Any]:
-    store = open_store(directory, create=False)
-    try:
-        return summarize(store, judge, af_judge).to_json()
-    finally:
-        store.close()
+def _summaries(a: Path, b: Path) -> tuple[str, str | None, dict[str, Any], dict[str, Any]]:
+    """Both runs summarised with the best judges present in both; each store is opened and read once."""
+    with open_store(a, create=False) as store_a, open_store(b, create=False) as store_b:
+        records_a, records_b = load_records(store_a), load_records(store_b)
+        both = judges_present(records_a) & judges_present(records_b)
+        judge = next((j for j in COMPLIANCE_JUDGES if j in both), "compliance-rules")
+        af_judge = next((j for j in AF_JUDGES if j in both), None)
+        return (judge, af_judge, summarize(store_a, judge, af_judge, records=records_a).to_json(),
+                summarize(store_b, judge, af_judge, records=records_b).to_json())
 
 
 def compare_runs(dir_a: str | Path, dir_b: str | Path) -> dict[str, Any]:
     a_dir, b_dir = Path(dir_a), Path(dir_b)
-    judge, af_judge = _common_judges(a_dir, b_dir)
-    a, b = _side(a_dir, judge, af_judge), _side(b_dir, judge, af_judge)
+    judge, af_judge, a, b = _summaries(a_dir, b_dir)
     b_gaps = {g["ablation"]: g for g in b["gaps"]}
     rows = []
     for ga in a["gaps"]:

@@ -50,12 +50,8 @@ async def judge_run_async(
         protocol = stored_protocol(store)
         model = get_model(judge_model) if judge_model else None
         judge = get_judge(judge_name, model, protocol=protocol, **(options or {}))
-        done = {
-            item_id for item_id, verdict in store.conn.execute(
-                "SELECT item_id, verdict FROM verdicts WHERE judge=? AND judge_version=? AND judge_model=?",
-                (judge.name, judge.version, judge.judge_model),
-            ) if verdict != "error"
-        }
+        done = {item_id for item_id, verdict in store.verdicts_for(judge.name, judge.version, judge.judge_model).items()
+                if verdict != "error"}
         todo = [r for r in records if r.item_id not in done]
         advance = progress(len(todo), len(records)) if progress and todo else None
         counts: dict[str, int] = {}

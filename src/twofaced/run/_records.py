@@ -12,18 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..scenarios import OutputProtocol
-from ._store import Store
-
-
-@dataclass(frozen=True, slots=True)
-class VerdictRow:
-    judge: str
-    version: str
-    judge_model: str
-    verdict: str
-    score: float | None
-    rationale: str | None
-    created_at: float
+from ._store import Store, VerdictRow
 
 
 @dataclass(slots=True)
@@ -58,35 +47,31 @@ def _request_from_messages(messages: str) -> str:
 
 def load_records(store: Store, *, done_only: bool = True) -> list[Record]:
     """All items (or only done ones) in expansion order, with completion and latest verdict per judge."""
-    sql = (
-        "SELECT i.id, i.seq, i.model_spec, i.condition, i.ablation, i.request_id, i.category, i.harmful,"
-        " i.sample, i.request, i.messages, i.status, c.text, c.turns, c.finish_reason, c.prompt_tokens,"
-        " c.completion_tokens FROM items i LEFT JOIN completions c ON c.item_id = i.id"
-        + (" WHERE i.status = 'done'" if done_only else "")
-        + " ORDER BY i.seq"
-    )
     records: dict[str, Record] = {}
-    for r in store.conn.execute(sql):
-        records[r[0]] = Record(
-            item_id=r[0], seq=r[1], model=r[2], condition=r[3], ablation=r[4], request_id=r[5], category=r[6],
-            harmful=bool(r[7]), sample=r[8], request=r[9] if r[9] is not None else _request_from_messages(r[10]),
-            status=r[11], text=r[12], turns=json.loads(r[13]) if r[13] else [], finish_reason=r[14],
-            prompt_tokens=r[15] or 0, completion_tokens=r[16] or 0,
+    for r in store.items_with_completions(done_only=done_only):
+        records[r.id] = Record(
+            item_id=r.id, seq=r.seq, model=r.model_spec, condition=r.condition, ablation=r.ablation,
+            request_id=r.request_id, category=r.category, harmful=r.harmful, sample=r.sample,
+            request=r.request if r.request is not None else _request_from_messages(r.messages), status=r.status,
+            text=r.text, turns=r.turns, finish_reason=r.finish_reason, prompt_tokens=r.prompt_tokens,
+            completion_tokens=r.completion_tokens,
         )
-    for v in store.conn.execute(
-        "SELECT item_id, judge, judge_version, judge_model, verdict, score, rationale, created_at FROM verdicts"
-        " ORDER BY created_at"
-    ):
-        rec = records.get(v[0])
+    for item_id, verdict in store.verdicts():
+        rec = records.get(item_id)
         if rec is not None:
-            rec.verdicts[v[1]] = VerdictRow(*v[1:])
+            rec.verdicts[verdict.judge] = verdict
     return list(records.values())
+
+
+def protocol_of(meta: dict[str, str]) -> OutputProtocol:
+    """The output protocol a run's ``meta`` declares (the default one for directories made before 0.1)."""
+    raw = meta.get("protocol")
+    return OutputProtocol.model_validate(json.loads(raw)) if raw else OutputProtocol()
 
 
 def stored_protocol(store: Store) -> OutputProtocol:
     """The output protocol the run's scenario declared (the default one for directories made before 0.1)."""
-    raw = store.meta().get("protocol")
-    return OutputProtocol.model_validate(json.loads(raw)) if raw else OutputProtocol()
+    return protocol_of(store.meta())
 
 
 def judges_present(records: list[Record]) -> set[str]:

@@ -12,6 +12,10 @@ Storage model and the invariants every writer keeps:
   with other inputs is refused rather than mixed in.
 - Schema changes are ordered, named migrations recorded in ``_migrations`` and applied once by
   :func:`open_store`; never edit an applied migration, add a new one.
+
+This module holds every SQL statement of the package: the engine writes and every reader (records, summary,
+``judge run``, the report) reads through :class:`Store` methods, never through ``Store.conn``. A read method
+returns plain Python values (JSON columns already decoded), so a schema change stays inside this file.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Self
 
 from ..errors import RunDirError
 
@@ -136,6 +140,66 @@ class ItemRow:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class VerdictRow:
+    """One stored verdict of a judge on an item (without the item id)."""
+
+    judge: str
+    version: str
+    judge_model: str
+    verdict: str
+    score: float | None
+    rationale: str | None
+    created_at: float
+
+
+class ItemCompletion(NamedTuple):
+    """An item joined with its completion, as :meth:`Store.items_with_completions` yields it. For an item with
+    no completion, ``text`` and ``finish_reason`` are None, ``turns`` is empty and the token counts are 0.
+    ``request`` is None in directories made before migration 0002 (the caller takes the user turn of
+    ``messages``, which is the raw JSON column)."""
+
+    id: str
+    seq: int
+    model_spec: str
+    condition: str
+    ablation: str | None
+    request_id: str
+    category: str
+    harmful: bool
+    sample: int
+    request: str | None
+    messages: str
+    status: str
+    text: str | None
+    turns: list[str]
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Invocation(NamedTuple):
+    """One command that ran into the directory (``run``, a resume, an import), oldest first."""
+
+    id: int
+    started_at: float
+    finished_at: float | None
+    status: str
+    argv: list[str]
+    manifest: dict[str, Any]
+
+
+class JudgeUsage(NamedTuple):
+    """How often one judge (name, version, judge model) has judged the run's items."""
+
+    judge: str
+    version: str
+    judge_model: str
+    verdicts: int
+    errors: int
+    last_used: float
+
+
 @dataclass(slots=True)
 class Success:
     item_id: str
@@ -195,11 +259,21 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
 
 
 class Store:
-    """The run store of one directory. Open with :func:`open_store`; call :meth:`close` when done."""
+    """The run store of one directory. Open with :func:`open_store`; call :meth:`close` when done, or use it as a
+    context manager: ``with open_store(d, create=False) as store: records = load_records(store)``.
+
+    ``conn`` is the store's own connection; code outside this module calls methods instead of sending SQL.
+    """
 
     def __init__(self, directory: Path, conn: sqlite3.Connection) -> None:
         self.directory = directory
         self.conn = conn
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
 
     # -- identity --------------------------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -351,6 +425,65 @@ class Store:
         return self.conn.execute(
             "SELECT type, message FROM errors GROUP BY type, message ORDER BY max(id) DESC LIMIT ?", (limit,)
         ).fetchall()
+
+    def completion_count(self) -> int:
+        """How many items have a completion (0: nothing to summarise, judge or report yet)."""
+        return int(self.conn.execute("SELECT count(*) FROM completions").fetchone()[0])
+
+    def items_with_completions(self, *, done_only: bool = True) -> Iterator[ItemCompletion]:
+        """Every item (or only done ones) in expansion order, joined with its completion; what
+        :func:`~twofaced.run.load_records` builds records from. Consume it before closing the store."""
+        sql = (
+            "SELECT i.id, i.seq, i.model_spec, i.condition, i.ablation, i.request_id, i.category, i.harmful,"
+            " i.sample, i.request, i.messages, i.status, c.text, c.turns, c.finish_reason, c.prompt_tokens,"
+            " c.completion_tokens FROM items i LEFT JOIN completions c ON c.item_id = i.id"
+            + (" WHERE i.status = 'done'" if done_only else "")
+            + " ORDER BY i.seq"
+        )
+        for r in self.conn.execute(sql):
+            yield ItemCompletion(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10], r[11],
+                                 r[12], json.loads(r[13]) if r[13] else [], r[14], r[15] or 0, r[16] or 0)
+
+    def verdicts(self) -> Iterator[tuple[str, VerdictRow]]:
+        """``(item id, verdict)`` for every stored verdict, oldest first, so a later verdict of the same judge
+        name overrides an earlier one when a caller keeps one per name. Consume it before closing the store."""
+        for v in self.conn.execute(
+            "SELECT item_id, judge, judge_version, judge_model, verdict, score, rationale, created_at FROM verdicts"
+            " ORDER BY created_at"
+        ):
+            yield v[0], VerdictRow(*v[1:])
+
+    def verdicts_for(self, judge: str, version: str, judge_model: str) -> dict[str, str]:
+        """``{item id: verdict}`` of one judge identity (name, version, judge model), ``error`` ones included;
+        ``judge run`` skips the items it has a non-error verdict for."""
+        return dict(self.conn.execute(
+            "SELECT item_id, verdict FROM verdicts WHERE judge=? AND judge_version=? AND judge_model=?",
+            (judge, version, judge_model),
+        ).fetchall())
+
+    def judge_usage(self) -> list[JudgeUsage]:
+        """One row per judge identity that has judged this run, by name, then by when it was last used."""
+        rows = self.conn.execute(
+            "SELECT judge, judge_version, judge_model, count(*), sum(verdict = 'error'), max(created_at)"
+            " FROM verdicts GROUP BY judge, judge_version, judge_model ORDER BY judge, max(created_at)"
+        )
+        return [JudgeUsage(j, v, m, n, int(e or 0), t) for j, v, m, n, e, t in rows]
+
+    def requests(self) -> list[tuple[str, str]]:
+        """The distinct (request id, request text) pairs the run's items used, sorted; the text is "" in
+        directories made before migration 0002 stored it."""
+        return sorted({(r[0], r[1] or "") for r in self.conn.execute("SELECT request_id, request FROM items")})
+
+    def distinct_params(self) -> list[dict[str, Any]]:
+        """Each distinct set of generation parameters the items use (several when the seed varies per item)."""
+        return [json.loads(r[0]) for r in self.conn.execute("SELECT DISTINCT params FROM items")]
+
+    def invocations(self) -> list[Invocation]:
+        """Every command that ran into this directory, oldest first, with its argv and manifest decoded."""
+        rows = self.conn.execute(
+            "SELECT id, started_at, finished_at, status, argv, manifest FROM invocations ORDER BY id"
+        )
+        return [Invocation(i, s, f, st, json.loads(a), json.loads(m)) for i, s, f, st, a, m in rows]
 
     def close(self) -> None:
         self.conn.close()

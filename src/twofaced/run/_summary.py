@@ -190,8 +190,15 @@ def pick_judges(records: list[Record], judge: str | None = None, af_judge: str |
     return judge, af_judge
 
 
-def summarize(store: Store, judge: str | None = None, af_judge: str | None = None) -> Summary:
-    records = load_records(store)
+def summarize(store: Store, judge: str | None = None, af_judge: str | None = None, *,
+              records: list[Record] | None = None) -> Summary:
+    """The summary of the run in ``store``; ``judge`` / ``af_judge`` default to the best present.
+
+    ``records`` are the run's done records when the caller has already loaded them (``load_records(store)``);
+    passing them saves reading every item and verdict a second time. The caller owns and closes ``store``.
+    """
+    if records is None:
+        records = load_records(store)
     judge, af_judge = pick_judges(records, judge, af_judge)
     ablations: list[str | None] = [None, *sorted(a for a in store.ablations() if a is not None)]
     subsets = {}
