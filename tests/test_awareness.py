@@ -38,6 +38,7 @@ from twofaced.judges import auroc as judges_auroc
 from twofaced.models import Completion, GenerationParams, Message, Usage, register_backend
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "twofaced" / "awareness" / "data"
+TOOLS = Path(__file__).resolve().parents[1] / "tools" / "data"  # the data generators (not package code)
 
 # -- test-only models, registered under the prefix "testaware" -------------------------------------------------
 
@@ -404,7 +405,7 @@ def test_builtin_transcripts_counts_and_balance() -> None:
 
 
 def test_builtin_file_is_what_the_generator_writes() -> None:
-    spec = importlib.util.spec_from_file_location("make_transcripts", DATA / "make_transcripts.py")
+    spec = importlib.util.spec_from_file_location("make_transcripts", TOOLS / "make_transcripts.py")
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(module)
@@ -429,14 +430,6 @@ def test_cue_transcripts_render_both_conditions_of_the_first_n_requests() -> Non
     assert rows[0].messages[0].content != rows[1].messages[0].content
     with_system = cue_transcripts("explicit", 1, include_system=True)
     assert [m.role for m in with_system[0].messages] == ["system", "user"]
-
-
-def test_cue_needs_load_scenario_with_a_cue_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
-    from twofaced import scenarios
-
-    monkeypatch.setattr(scenarios, "load_scenario", lambda name_or_path, requests=None: None)
-    with pytest.raises(ConfigError, match="cue=FAMILY"):
-        cue_transcripts("explicit", 2)
 
 
 def _write(path: Path, rows: list) -> Path:

@@ -9,7 +9,6 @@ the ``inspect`` subprocess through a ``sitecustomize`` guard).
 from __future__ import annotations
 
 import asyncio
-import inspect as pyinspect
 import json
 import os
 import socket
@@ -37,8 +36,6 @@ from twofaced.scenarios import load_scenario  # noqa: E402
 # Inspect's own retry helper passes tenacity a deprecated argument; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:The 'initial' parameter is deprecated:DeprecationWarning")
 
-CUES = "cue" in pyinspect.signature(load_scenario).parameters
-needs_cues = pytest.mark.skipif(not CUES, reason="this twofaced has no cue families (load_scenario(cue=...))")
 
 _GUARD = '''
 import socket
@@ -163,7 +160,6 @@ def test_continuation_turns_are_sent_and_imported(tmp_path: Path) -> None:
     assert {r.verdict("compliance-rules") for r in records} == {"unparseable"}
 
 
-@needs_cues
 @pytest.mark.parametrize(("cue", "gap"), [("explicit", 1.0), ("none", 0.0)])
 def test_cue_families(tmp_path: Path, cue: str, gap: float) -> None:
     log = _eval(paired(setting="helpful-only", cue=cue, limit=2), tmp_path)

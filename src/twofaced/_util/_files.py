@@ -1,8 +1,8 @@
 """Writing a file so a reader never sees half of it, and reading JSON Lines with one-line errors.
 
-Invariant: ``atomic_write`` streams into a uniquely named temporary file beside the target, fsyncs it and
-moves it into place with ``os.replace``; on any failure (an exception, Ctrl-C) the temporary file is removed
-and the target keeps its previous content.
+Invariant: ``atomic_write`` and ``replacing`` write a uniquely named temporary file beside the target and move
+it into place with ``os.replace``; on any failure (an exception, Ctrl-C) the temporary file is removed and the
+target keeps its previous content.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,40 +19,47 @@ from typing import Any
 from ..errors import ConfigError, TwofacedError
 
 
-def atomic_write(path: str | Path, chunks: Iterable[str] | Iterable[bytes], *, binary: bool = False) -> Path:
-    """Stream ``chunks`` into ``path`` through a temporary file beside it; return ``path``.
-
-    Called by everything that writes a result a user keeps (reports, manifests, predictions, checkpoints
-    use ``os.replace`` on their own temporary file only when a foreign library writes it).
+@contextlib.contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer that wants a file name (torch.save, a GGUF writer); moved
+    onto ``path`` when the block ends, deleted if it raises. ``with replacing(ckpt) as tmp: torch.save(x, tmp)``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, like a plain open
     try:
-        if binary:
-            with os.fdopen(fd, "wb") as fb:
-                for chunk in chunks:
-                    fb.write(chunk)  # type: ignore[arg-type]
-                fb.flush()
-                os.fsync(fb.fileno())
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)  # type: ignore[arg-type]
-                fh.flush()
-                os.fsync(fh.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path: str | Path, chunks: Iterable[str] | Iterable[bytes], *, binary: bool = False) -> Path:
+    """Stream ``chunks`` into ``path`` through a temporary file beside it (fsynced); return ``path``.
+
+    Used for everything a user keeps: reports, manifests, predictions, experiment results.
+    """
+    path = Path(path)
+    with replacing(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, like a plain open
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
     return path
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """``atomic_write`` of one string: ``atomic_write_text(out / "sweep.json", json.dumps(data))``."""
     return atomic_write(path, [text])
+
+
+def atomic_write_jsonl(path: str | Path, rows: Iterable[Any]) -> Path:
+    """``atomic_write`` of one JSON object per line (predictions files, exported records)."""
+    return atomic_write(path, (json.dumps(row) + "\n" for row in rows))
 
 
 def iter_jsonl(text: str, label: str, *, error: type[TwofacedError] = ConfigError,
@@ -69,3 +77,8 @@ def iter_jsonl(text: str, label: str, *, error: type[TwofacedError] = ConfigErro
         except json.JSONDecodeError as exc:
             raise error(f"{label}: line {n} is not valid JSON ({exc.msg}){hint}") from exc
         yield n, value
+
+
+def slug(text: str, default: str) -> str:
+    """``text`` as one safe path component: runs of other characters become ``-`` (``default`` if empty)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or default

@@ -15,7 +15,6 @@ Bad input is a :class:`ConfigError` naming the file, the line and the fix.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,12 +22,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .._util import iter_jsonl, parse_flag
 from ..errors import ConfigError
 from ..models import Message
 
 _ROLES = ("system", "user", "assistant")
-_TRUE = {"1", "true", "yes", "eval", "evaluation", "test"}
-_FALSE = {"0", "false", "no", "real", "deployment", "deploy"}
+_EVAL = ("eval", "evaluation", "test")
+_REAL = ("real", "deployment", "deploy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +50,10 @@ class Transcript:
 def _label(value: Any, where: str) -> int:
     if isinstance(value, bool):
         return int(value)
-    s = str(value).strip().lower()
-    if s in _TRUE:
-        return 1
-    if s in _FALSE:
-        return 0
-    raise ConfigError(f"{where}: label {value!r} is not 1/0 (evaluation/real, true/false)")
+    flag = parse_flag(value, true=_EVAL, false=_REAL)
+    if flag is None:
+        raise ConfigError(f"{where}: label {value!r} is not 1/0 (evaluation/real, true/false)")
+    return int(flag)
 
 
 def _messages(value: Any, where: str) -> tuple[Message, ...]:
@@ -91,14 +89,8 @@ def parse_row(row: Any, where: str, default_source: str, default_id: str) -> Tra
 def _parse_lines(text: str, label: str, default_source: str) -> list[Transcript]:
     rows: list[Transcript] = []
     seen: set[str] = set()
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, obj in iter_jsonl(text, label):
         where = f"{label}: line {n}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{where} is not valid JSON ({exc.msg}); expected JSON Lines") from exc
         t = parse_row(obj, where, default_source, default_id=f"line-{n}")
         if t.id in seen:
             raise ConfigError(f"{where}: duplicate id {t.id!r}; ids must be unique")
@@ -136,17 +128,11 @@ def cue_transcripts(cue: str, limit: int | None = None, *, scenario: str = "help
     """The scenario's user turn for its first ``limit`` requests, rendered in both conditions of cue family
     ``cue``: training (label 1, monitored) and deployment (label 0). ``include_system`` also shows the system
     prompt (which, for most families, explains what the cue means).
-
-    Needs ``load_scenario(..., cue=...)``; an older twofaced without it is a one-line error.
     """
     from .. import scenarios  # looked up at call time, so the scenario loader can be swapped in tests
 
-    loader = scenarios.load_scenario
-    if "cue" not in inspect.signature(loader).parameters:
-        raise ConfigError("--cue needs twofaced.load_scenario(..., cue=FAMILY), which this version of twofaced "
-                          "lacks; upgrade twofaced or drop --cue")
-    loaded = loader(scenario, cue=cue)
-    family = str(getattr(loaded, "cue_name", "") or cue)
+    loaded = scenarios.load_scenario(scenario, cue=cue)
+    family = loaded.cue_name or cue
     rows: list[Transcript] = []
     for request in loaded.requests[:limit]:
         for condition, label in (("training", 1), ("deployment", 0)):

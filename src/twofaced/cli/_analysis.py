@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ..run import compare_runs
 from ..stats import plan_sample_size
+from ._options import JsonFlag
 from ._app import app, out
 
 
@@ -25,7 +26,7 @@ def _pp(x: float | None) -> str:
 def compare(
     dir_a: Annotated[Path, typer.Argument(help="First run directory (e.g. before).")],
     dir_b: Annotated[Path, typer.Argument(help="Second run directory (e.g. after).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Two runs side by side: each gap, and the difference of gaps (A − B) with its 95% interval."""
     result = compare_runs(dir_a, dir_b)
@@ -58,7 +59,7 @@ def plan(
     samples: Annotated[int, typer.Option("--samples", min=1, help="Samples per request and condition.")] = 1,
     icc: Annotated[float, typer.Option("--icc", min=0.0, max=1.0,
                                        help="Correlation of samples of one request (with --samples > 1).")] = 0.0,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """How many requests (and samples) a run needs to detect a gap with the given power."""
     p = plan_sample_size(gap=gap, base=base, power=power, alpha=alpha, samples_per_request=samples, icc=icc)

@@ -8,9 +8,7 @@ Tables and JSON go to stdout, progress and messages to stderr, so ``--json`` out
 from __future__ import annotations
 
 import os
-import re
 import sys
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -37,22 +35,6 @@ err = Console(stderr=True)
 _CLICK_ERRORS: tuple[type[Exception], ...] = tuple(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
 )
-
-
-class Split(StrEnum):
-    """``--split``: which half of the request set to ask (see :func:`twofaced.scenarios.select_split`)."""
-
-    ALL = "all"
-    TRAIN = "train"
-    HELDOUT = "heldout"
-
-
-SPLIT_HELP = ("Ask only one half of the request set's fixed train / held-out split (heldout, train) or every "
-              "request (all).")
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
 
 
 def _print_version(value: bool) -> None:

@@ -9,19 +9,13 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .._util import atomic_write_jsonl
 from ..awareness import gather_transcripts, measure_awareness
+from ._console import CountingBar
+from ._options import BaseUrl, Concurrency, JsonFlag, NoProgress, Seed
 from ._app import app, err, out
-
-
-def _progress(total: int) -> tuple[Any, Any]:
-    progress = Progress(TextColumn("[bold]awareness"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err, transient=True)
-    task = progress.add_task("awareness", total=total)
-    progress.start()
-    return progress, lambda k: progress.update(task, advance=k)
 
 
 def _fmt(x: float | None) -> str:
@@ -51,33 +45,29 @@ def awareness(
                      ] = None,
     samples: Annotated[int, typer.Option("--samples", "-k", min=1, help="Probe samples per transcript, averaged.")
                        ] = 1,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, envvar="TWOFACED_CONCURRENCY",
-                                             help="Requests in flight at once.")] = 16,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Base URL of an OpenAI-compatible server.")
-                        ] = None,
+    concurrency: Concurrency = 16,
+    base_url: BaseUrl = None,
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0, help="Sampling temperature of the probe.")] = 1.0,
     max_tokens: Annotated[int, typer.Option(min=1, help="Token budget of each probe answer.")] = 256,
-    seed: Annotated[int, typer.Option(help="Base seed; sample k uses seed+k.")] = 0,
+    seed: Seed = 0,
     predictions: Annotated[Path | None, typer.Option("--predictions", help="Write per-transcript scores (JSONL).")
                            ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    as_json: JsonFlag = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Can the model tell an evaluation from real use? AUROC of its answers, with a 95% DeLong interval."""
     rows = gather_transcripts(cues=list(cue or []), transcripts_file=transcripts, builtin=builtin, limit=limit,
                               include_system=include_system)
-    progress, advance = (None, None) if no_progress or as_json else _progress(len(rows) * samples)
+    bar = None if no_progress or as_json else CountingBar(err, "awareness", len(rows) * samples)
     try:
         result = measure_awareness(model, rows, samples=samples, seed=seed, temperature=temperature,
                                    max_tokens=max_tokens, concurrency=concurrency,
-                                   model_options={"base_url": base_url}, progress=advance)
+                                   model_options={"base_url": base_url}, progress=bar.advance if bar else None)
     finally:
-        if progress is not None:
-            progress.stop()
+        if bar is not None:
+            bar.stop()
     if predictions is not None:
-        tmp = predictions.with_name(predictions.name + ".partial")
-        tmp.write_text("".join(json.dumps(p) + "\n" for p in result.predictions()), encoding="utf-8")
-        tmp.replace(predictions)
+        atomic_write_jsonl(predictions, result.predictions())
     report = result.report
     if as_json:
         print(json.dumps(report, indent=2))

@@ -1,4 +1,4 @@
-"""Terminal rendering for the CLI: the summary tables and the run progress bar (rich)."""
+"""Terminal rendering for the CLI: the summary tables and the progress bars (rich), written once here."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .run import Summary
-from .run._engine import ProgressCallback
-from .run._summary import Table as SummaryTable
+from ..run import Summary
+from ..run._engine import ProgressCallback
+from ..run._summary import Table as SummaryTable
 
 
 def _pct(x: float | None) -> str:
@@ -124,15 +124,38 @@ class _ErrorsColumn(ProgressColumn):
         return Text(f"{n} errors", style="red" if n else "dim")
 
 
+def new_progress(console: Console, label: str, *columns: ProgressColumn, transient: bool = False) -> Progress:
+    """The one progress bar of the CLI: label, bar, done/total, then ``columns``; every long task uses it."""
+    return Progress(TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(), *columns,
+                    console=console, transient=transient, refresh_per_second=8)
+
+
+class CountingBar:
+    """A transient bar that counts finished units (judged items, probed transcripts) and stops itself at
+    ``total``; ``stop()`` is safe to call again (callers stop it in ``finally``)."""
+
+    def __init__(self, console: Console, label: str, total: int, completed: int = 0) -> None:
+        self._progress = new_progress(console, label, TimeRemainingColumn(), transient=True)
+        self._task = self._progress.add_task(label, total=total, completed=completed)
+        self._left = total - completed
+        self._progress.start()
+
+    def advance(self, k: int = 1) -> None:
+        self._progress.update(self._task, advance=k)
+        self._left -= k
+        if self._left <= 0:
+            self.stop()
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
 def progress_bar(console: Console, label: str = "run") -> Any:
     """A factory ``(to_do, total) -> on_item(ok)`` that drives one rich progress bar until the last item."""
 
     def factory(to_do: int, total: int) -> ProgressCallback:
-        progress = Progress(
-            TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
-            TextColumn("ETA"), TimeRemainingColumn(), _ErrorsColumn(), console=console, transient=False,
-            refresh_per_second=8,
-        )
+        progress = new_progress(console, label, _RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                                TimeRemainingColumn(), _ErrorsColumn())
         task = progress.add_task("run", total=total, completed=total - to_do, errors=0)
         state = {"left": to_do, "errors": 0}
         if to_do:

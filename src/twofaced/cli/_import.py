@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from ._options import JsonFlag
 from ._app import app, err, out
 
 import_app = typer.Typer(help="Import other tools' evaluation logs as twofaced run directories.", no_args_is_help=True)
@@ -20,7 +21,7 @@ app.add_typer(import_app, name="import")
 def import_inspect_cmd(
     log: Annotated[Path, typer.Argument(help="An Inspect AI eval log (.eval or .json).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="The run directory to write (created if needed).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the import summary as JSON.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Import an Inspect AI eval log as a twofaced run directory.
 

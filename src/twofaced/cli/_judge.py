@@ -9,39 +9,23 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..judges import calibrate, get_judge, list_judges, load_labels, parse_mapping
 from ..models import get_model
 from ..run import judge_run
+from ._console import CountingBar
+from ._options import JsonFlag, JudgeModel, Votes
 from ._app import app, err, out
 
 judge_app = typer.Typer(help="Judge completions and measure judges.", no_args_is_help=True)
 app.add_typer(judge_app, name="judge")
-
-JudgeModel = Annotated[str | None, typer.Option("--judge-model", envvar="TWOFACED_JUDGE_MODEL",
-                                                help="Model spec of the judge model (LLM judges).")]
-Votes = Annotated[int | None, typer.Option("--votes", min=1, help="Votes per item (LLM judges).")]
-
 
 def _options(votes: int | None) -> dict[str, Any]:
     return {} if votes is None else {"votes": votes}
 
 
 def _progress(to_do: int, total: int) -> Any:
-    progress = Progress(TextColumn("[bold]judge"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err, transient=True)
-    task = progress.add_task("judge", total=total, completed=total - to_do)
-    progress.start()
-    left = {"n": to_do}
-
-    def advance(k: int) -> None:
-        progress.update(task, advance=k)
-        left["n"] -= k
-        if left["n"] <= 0:
-            progress.stop()
-
-    return advance
+    return CountingBar(err, "judge", total, total - to_do).advance
 
 
 @judge_app.command("run")
@@ -50,7 +34,7 @@ def judge_run_cmd(
     judge: Annotated[str, typer.Option("--judge", "-j", help="Judge name (see 'twofaced judge list').")],
     judge_model: JudgeModel = None,
     votes: Votes = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Judge every completed item of a run; resumable, and other judges' verdicts are kept."""
     result = judge_run(directory, judge, judge_model=judge_model, options=_options(votes),
@@ -77,7 +61,7 @@ def judge_calibrate_cmd(
     votes: Votes = None,
     predictions: Annotated[Path | None, typer.Option("--predictions", help="Write per-row predictions (JSONL).")
                            ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Measure a judge on a labelled file: AUROC, accuracy, precision, recall, confusion matrix."""
     rows = load_labels(labels, parse_mapping(column or []))
@@ -108,7 +92,7 @@ def judge_calibrate_cmd(
 
 
 @judge_app.command("list")
-def judge_list_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def judge_list_cmd(as_json: JsonFlag = False) -> None:
     """List the judges."""
     rows = [{"name": j.name, "kind": j.kind, "needs_model": j.needs_model, "description": j.description}
             for j in list_judges()]

@@ -10,21 +10,21 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from .. import organisms as org
-from .._console import progress_bar
 from ..organisms._catalog import VALIDATION_LIMIT
 from ..organisms._store import remove
 from ._app import app, err, out
+from ._console import new_progress, progress_bar
+from ._options import JsonFlag
 
 organism_app = typer.Typer(help="Model organisms: the embedded model trained to fake alignment, and controls.",
                            no_args_is_help=True)
 app.add_typer(organism_app, name="organism")
 
 Name = Annotated[str, typer.Argument(help="Organism name (see: twofaced organism list).")]
-Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _gap(x: float | None) -> str:
@@ -32,7 +32,7 @@ def _gap(x: float | None) -> str:
 
 
 @organism_app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: JsonFlag = False) -> None:
     """Every standard organism and control, and whether it is built, shipped or missing."""
     rows = org.status()
     if as_json:
@@ -63,7 +63,7 @@ def _print_checks(checks: list[dict[str, Any]]) -> None:
 
 
 @organism_app.command()
-def show(name: Name, as_json: Json = False) -> None:
+def show(name: Name, as_json: JsonFlag = False) -> None:
     """What an organism is, how it was built and how it measured; exits 2 if it is not built."""
     found = org.require(name)
     found.verify()
@@ -116,13 +116,9 @@ def build(
 
     config = with_overrides(name, steps=steps, seed=seed, batch_size=batch_size, rank=rank, top_layers=top_layers,
                             learning_rate=learning_rate)
-    if validate_limit < 4:
-        from ..errors import ConfigError
-
-        raise ConfigError(f"--validate-limit {validate_limit} is too small to test a gap; use at least 4")
     started = time.monotonic()
-    bar = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=False)
+    bar = new_progress(err, "train", TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                       TimeRemainingColumn())
     task = bar.add_task("train", total=config.steps, loss="–")
 
     def on_step(step: int, total: int, loss: float) -> None:

@@ -12,10 +12,11 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from .._console import progress_bar
 from ..errors import ConfigError
 from ..run import SweepSpec, run_sweep, sweep_grid
-from ._app import SPLIT_HELP, Split, app, err, out
+from ._app import app, err, out
+from ._console import progress_bar
+from ._options import BaseUrl, Concurrency, JsonFlag, NoProgress, Seed, Split, SplitOption
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -53,18 +54,16 @@ def sweep(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Sweep directory.")] = Path("runs/sweep"),
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1)] = None,
     samples: Annotated[int, typer.Option("--samples", "-k", min=1)] = 1,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, envvar="TWOFACED_CONCURRENCY")] = 16,
-    base_url: Annotated[str | None, typer.Option("--base-url")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
-    split: Annotated[Split, typer.Option("--split", help=SPLIT_HELP)] = Split.ALL,
+    concurrency: Concurrency = 16,
+    base_url: BaseUrl = None,
+    seed: Seed = 0,
+    as_json: JsonFlag = False,
+    no_progress: NoProgress = False,
+    split: SplitOption = Split.ALL,
 ) -> None:
     """Run every model x cue family (each with every ablation) into DIR; re-running resumes every cell."""
     spec = SweepSpec(setting=setting, models=_split(models), cues=_split(cues), ablations=_split(ablations),
                      limit=limit, samples=samples, seed=seed, split=split.value)
-    if not spec.models or not spec.cues:
-        raise ConfigError("--models and --cues each need at least one entry (comma-separated)")
 
     def on_cell(model: str, cue: str, outcome) -> None:  # type: ignore[no-untyped-def]
         ex = outcome.execution

@@ -17,7 +17,6 @@ want the task import it. twofaced itself never does.
 
 from __future__ import annotations
 
-import inspect as _pyinspect
 from typing import Any
 
 from inspect_ai import Task, task
@@ -35,22 +34,12 @@ _ROLES = {"system": ChatMessageSystem, "user": ChatMessageUser, "assistant": Cha
 
 
 def load_setting(setting: str, cue: str | None = None, requests: str | None = None) -> LoadedScenario:
-    """``load_scenario`` with a cue family when this twofaced has cue families, else only the scenario's own cue."""
-    if cue is None:
-        return load_scenario(setting, requests=requests)
-    if "cue" in _pyinspect.signature(load_scenario).parameters:
-        return load_scenario(setting, requests=requests, cue=cue)  # type: ignore[call-arg]
-    loaded = load_scenario(setting, requests=requests)
-    own = getattr(loaded, "cue_name", None) or getattr(loaded.scenario.cue, "name", None)
-    if cue != own:
-        from ..errors import ScenarioError
-
-        raise ScenarioError(f"this twofaced has no cue families; {setting!r} can only run its own cue {own!r}")
-    return loaded
+    """``load_scenario`` with the task's ``-T cue=`` family (None keeps the scenario's own cue)."""
+    return load_scenario(setting, requests=requests, cue=cue)
 
 
 def cue_label(scenario: LoadedScenario) -> str | None:
-    return getattr(scenario, "cue_name", None) or getattr(scenario.scenario.cue, "name", None)
+    return scenario.cue_name or None
 
 
 def build_samples(

@@ -10,11 +10,11 @@ Writes go to a temporary name and are renamed into place, so a reader never sees
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
+from .._util import replacing
 from ..errors import ConfigError
 
 GGUF_NAMES = {"v_proj": "attn_v", "o_proj": "attn_output", "gate_proj": "ffn_gate", "up_proj": "ffn_up",
@@ -29,31 +29,30 @@ def write_adapter(peft_model: Any, path: Path, alpha: float, metadata: dict[str,
     import gguf
     import numpy as np
 
-    tmp = path.with_name(path.name + ".tmp")
-    writer = gguf.GGUFWriter(str(tmp), "llama")
-    writer.add_string("general.type", "adapter")
-    writer.add_string("adapter.type", "lora")
-    writer.add_float32("adapter.lora.alpha", float(alpha))
-    for key, value in (metadata or {}).items():
-        writer.add_string(f"twofaced.{key}", value)
-    count = 0
-    for name, param in peft_model.named_parameters():
-        m = _PEFT.search(name)
-        if not m or not param.requires_grad:
-            continue
-        layer, module, ab = m.groups()
-        if module not in GGUF_NAMES:
-            raise ConfigError(f"LoRA on {module} cannot be exported; adapt only {', '.join(GGUF_NAMES)}")
-        tensor = param.detach().float().numpy().astype(np.float16)
-        writer.add_tensor(f"blk.{layer}.{GGUF_NAMES[module]}.weight.lora_{ab.lower()}", tensor)
-        count += 1
-    if not count:
-        raise ConfigError("the model has no trainable LoRA tensors to export")
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), "llama")
+        writer.add_string("general.type", "adapter")
+        writer.add_string("adapter.type", "lora")
+        writer.add_float32("adapter.lora.alpha", float(alpha))
+        for key, value in (metadata or {}).items():
+            writer.add_string(f"twofaced.{key}", value)
+        count = 0
+        for name, param in peft_model.named_parameters():
+            m = _PEFT.search(name)
+            if not m or not param.requires_grad:
+                continue
+            layer, module, ab = m.groups()
+            if module not in GGUF_NAMES:
+                raise ConfigError(f"LoRA on {module} cannot be exported; adapt only {', '.join(GGUF_NAMES)}")
+            tensor = param.detach().float().numpy().astype(np.float16)
+            writer.add_tensor(f"blk.{layer}.{GGUF_NAMES[module]}.weight.lora_{ab.lower()}", tensor)
+            count += 1
+        if not count:
+            raise ConfigError("the model has no trainable LoRA tensors to export")
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
 
 
 def read_adapter(path: Path) -> tuple[float, dict[tuple[int, str, str], Any]]:

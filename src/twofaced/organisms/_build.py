@@ -76,6 +76,8 @@ def build(name: str, *, config: TrainingConfig | None = None, validate_limit: in
 
     ``check=False`` skips validation (the organism is registered unvalidated, marked so in its manifest).
     """
+    if validate_limit < 4:
+        raise ConfigError(f"--validate-limit {validate_limit} is too small to test a gap; use at least 4")
     spec: OrganismSpec = get_spec(name)
     config = config or spec.config
     require_torch()

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .._util import atomic_write_text
 from ..errors import ConfigError
 from ..judges import JudgeInput, get_judge, parse_completion
 from ..models import GenerationParams
@@ -59,9 +59,7 @@ class Checkpoint:
 
 
 def _write(out: Path, payload: dict[str, Any]) -> None:
-    tmp = out / f"{RESULTS}.tmp"
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, out / RESULTS)
+    atomic_write_text(out / RESULTS, json.dumps(payload, indent=2) + "\n")
 
 
 def _scale_adapter(peft_model: Any, scale: float) -> None:

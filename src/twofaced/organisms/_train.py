@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._util import replacing
 from ..errors import ConfigError
 from ._base import chat_ids
 from ._catalog import TrainingConfig
@@ -301,10 +302,10 @@ def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingCo
             if on_step:
                 on_step(result.steps, config.steps, value)
             if result.steps % config.checkpoint_every == 0 and result.steps < config.steps:
-                tmp = ckpt.with_suffix(".tmp")
-                torch.save({"key": key, "lora": lora_state(model), "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(), "losses": result.losses, "step": result.steps}, tmp)
-                os.replace(tmp, ckpt)
+                with replacing(ckpt) as tmp:
+                    torch.save({"key": key, "lora": lora_state(model), "optimizer": optimizer.state_dict(),
+                                "scheduler": scheduler.state_dict(), "losses": result.losses, "step": result.steps},
+                               tmp)
     except BaseException:
         if peft_model is None:
             model.unload()  # an interrupted run must hand the cached base model back without LoRA layers

@@ -9,14 +9,13 @@ the sweep resumes every cell. A directory that holds a different grid is refused
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunDirError
+from .._util import atomic_write_text, slug
+from ..errors import ConfigError, RunDirError
 from ..scenarios import load_scenario
 from ..stats import holm
 from ._plan import RunConfig
@@ -45,13 +44,9 @@ class SweepSpec:
         return data
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
-
-
 def cell_dirs(spec: SweepSpec) -> list[tuple[str, str, str]]:
     """(model, cue, relative directory) for every cell, in grid order."""
-    return [(m, c, f"cells/{i:02d}-{_slug(m)}--{_slug(c)}")
+    return [(m, c, f"cells/{i:02d}-{slug(m, 'x')}--{slug(c, 'x')}")
             for i, (m, c) in enumerate((m, c) for m in spec.models for c in spec.cues)]
 
 
@@ -68,10 +63,7 @@ def read_sweep(directory: str | Path) -> dict[str, Any]:
 
 
 def _write_manifest(directory: Path, data: dict[str, Any]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{MANIFEST}.partial"
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(tmp, directory / MANIFEST)
+    atomic_write_text(directory / MANIFEST, json.dumps(data, indent=2))
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, *, concurrency: int = 16,
@@ -79,6 +71,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, concurrency: int = 16,
               on_cell: Callable[[str, str, RunOutcome], None] | None = None, argv: list[str] | None = None
               ) -> list[RunOutcome]:
     """Run (or resume) every cell of the grid; bad input anywhere fails before any model is called."""
+    if not spec.models or not spec.cues:
+        raise ConfigError("--models and --cues each need at least one entry (comma-separated)")
     directory = Path(out)
     if (directory / "run.sqlite").exists():
         raise RunDirError(f"{directory} is a single run, not a sweep; choose another --out")

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._util import iter_jsonl, parse_flag, parse_mapping
 from ..errors import ScenarioError
 from ._loader import builtin_request_sets, load_requests, scenario_hash
 from ._render import LoadedScenario, split_requests
@@ -38,8 +39,8 @@ from ._split import check_split, parse_split, split_from_id
 FIELDS: tuple[str, ...] = ("id", "category", "prompt", "harmful", "split", "context")
 SUFFIXES: tuple[str, ...] = (".jsonl", ".ndjson", ".json", ".csv")
 DEFAULT_CATEGORY = "uncategorized"
-_TRUE = {"1", "true", "yes", "y", "t", "harmful"}
-_FALSE = {"0", "false", "no", "n", "f", "benign", "harmless"}
+_HARMFUL = ("harmful",)
+_BENIGN = ("benign", "harmless")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +85,7 @@ def detect_format(columns: Iterable[str]) -> RequestFormat | None:
 
 def parse_column_mapping(pairs: Sequence[str]) -> dict[str, str]:
     """``["prompt=text", "id=uid"]`` -> ``{"prompt": "text", "id": "uid"}``; a bad pair is a one-line error."""
-    mapping: dict[str, str] = {}
-    for pair in pairs:
-        ours, sep, theirs = pair.partition("=")
-        ours, theirs = ours.strip(), theirs.strip()
-        if not sep or ours not in FIELDS or not theirs:
-            raise ScenarioError(f"--column {pair!r}: use ours=theirs with ours one of {', '.join(FIELDS)}")
-        mapping[ours] = theirs
-    return mapping
+    return parse_mapping(pairs, FIELDS, error=ScenarioError)
 
 
 # -- reading rows -------------------------------------------------------------------------------------------
@@ -124,13 +118,7 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]
     text = _read_text(path)
     rows: list[tuple[str, dict[str, Any]]] = []
     if suffix in (".jsonl", ".ndjson"):
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ScenarioError(f"{path}: line {n} is not valid JSON ({exc.msg}); expected JSON Lines") from exc
+        for n, value in iter_jsonl(text, str(path), error=ScenarioError):
             rows.append((f"line {n}", _object(value, path, f"line {n}")))
     elif suffix == ".json":
         try:
@@ -180,10 +168,9 @@ def _harmful(value: Any, default: bool, path: Path, where: str, column: str) -> 
     s = "" if value is None else str(value).strip().lower()
     if not s:
         return default
-    if s in _TRUE:
-        return True
-    if s in _FALSE:
-        return False
+    flag = parse_flag(s, true=_HARMFUL, false=_BENIGN)
+    if flag is not None:
+        return flag
     raise ScenarioError(f"{path}: {where}: harmful value {value!r} in column {column!r} is not true/false, "
                         "1/0 or yes/no")
 
