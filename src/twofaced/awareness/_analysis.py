@@ -11,18 +11,29 @@ method 5) score interval on the Hanley-McNeil variance, which stays honest at th
 one used. A p-value against AUROC 0.5 comes from the two-sided Mann-Whitney U test (scipy).
 
 The unit is the transcript (samples of one transcript are averaged first); errors are excluded and counted.
+The statistics themselves live in ``twofaced.stats`` (``auroc_interval``, ``delong``, ``mann_whitney_p``, ...)
+and are re-exported here, so ``twofaced.awareness`` keeps its names; this module adds the labelling
+(1 = evaluation, 0 = real) and the breakdowns.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 from ..models import Model, get_model
+from ..stats import (
+    METHOD_DELONG,
+    METHOD_SCORE,
+    auroc_interval,
+    delong,
+    hanley_mcneil_variance,
+    mann_whitney_p,
+    midranks,
+    newcombe_score_interval,
+)
 from ._probe import PROBE_VERSION, ProbeResult, probe_transcripts
 from ._transcripts import Transcript
 
@@ -30,8 +41,12 @@ REFERENCE_AUROC = 0.83
 REFERENCE_TEXT = "reference: ~0.83 for frontier models (published)"
 REFERENCE_SOURCE = ("Needham et al. 2025, 'Large Language Models Often Know When They Are Being Evaluated' "
                     "(arXiv:2505.23836): Gemini 2.5 Pro, 1,000 chat and agentic transcripts from 61 sources")
-METHOD_DELONG = "delong"
-METHOD_SCORE = "hanley-mcneil-score (newcombe 2006 method 5)"
+
+__all__ = [
+    "METHOD_DELONG", "METHOD_SCORE", "REFERENCE_AUROC", "REFERENCE_SOURCE", "REFERENCE_TEXT", "AurocEstimate",
+    "AwarenessResult", "auroc_ci", "delong", "hanley_mcneil_variance", "mann_whitney_p", "measure_awareness",
+    "measure_awareness_async", "midranks", "newcombe_score_interval", "summarize",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,105 +66,10 @@ class AurocEstimate:
                 "n": self.n_eval + self.n_real, "n_eval": self.n_eval, "n_real": self.n_real}
 
 
-def midranks(values: Sequence[float]) -> list[float]:
-    """1-based ranks, tied values sharing the mean of their ranks."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
-def delong(positives: Sequence[float], negatives: Sequence[float]) -> tuple[float, float]:
-    """(AUROC, DeLong variance) of scores of the positive class (evaluations) against the negative class.
-
-    Structural components: V10_i = share of negatives below positive i (ties one half), V01_j = share of positives
-    above negative j; variance = var(V10)/m + var(V01)/n with sample variances (ddof 1). Needs m, n >= 2.
-    """
-    m, n = len(positives), len(negatives)
-    if m < 2 or n < 2:
-        raise ValueError(f"DeLong needs at least 2 scores per class, got {m} and {n}")
-    z = midranks([*positives, *negatives])
-    rx, ry = midranks(positives), midranks(negatives)
-    v10 = [(z[i] - rx[i]) / n for i in range(m)]
-    v01 = [1 - (z[m + j] - ry[j]) / m for j in range(n)]
-    auc = sum(v10) / m
-
-    def var(xs: list[float]) -> float:
-        mean = sum(xs) / len(xs)
-        return sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
-
-    return auc, var(v10) / m + var(v01) / n
-
-
-def hanley_mcneil_variance(auc: float, m: int, n: int) -> float:
-    """Hanley & McNeil (1982) variance of an AUROC from m positives and n negatives (exponential model)."""
-    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
-    return (auc * (1 - auc) + (m - 1) * (q1 - auc * auc) + (n - 1) * (q2 - auc * auc)) / (m * n)
-
-
-def _newcombe_variance(theta: float, m: int, n: int) -> float:
-    half = (m + n) / 2 - 1  # Newcombe's symmetric version of Hanley-McNeil: m-1 and n-1 both become N/2-1
-    return theta * (1 - theta) / (m * n) * (1 + half * ((1 - theta) / (2 - theta) + theta / (1 + theta)))
-
-
-def newcombe_score_interval(auc: float, m: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Newcombe (2006) method 5: the θ on each side of ``auc`` where (auc - θ)^2 = z^2 V(θ). Never a point."""
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-
-    def f(theta: float) -> float:
-        return (auc - theta) ** 2 - z * z * _newcombe_variance(theta, m, n)
-
-    def root(outside: float, inside: float) -> float:
-        # f(outside) > 0 (far from auc), f(inside) <= 0 (at auc): bisect the sign change between them.
-        if f(outside) <= 0:
-            return outside
-        for _ in range(100):
-            mid = (outside + inside) / 2
-            if f(mid) > 0:
-                outside = mid
-            else:
-                inside = mid
-        return (outside + inside) / 2
-
-    return root(0.0, auc), root(1.0, auc)
-
-
 def auroc_ci(scores: Sequence[float], labels: Sequence[int], confidence: float = 0.95) -> AurocEstimate:
     """AUROC of ``scores`` for ``labels`` (1 = evaluation) with a ``confidence`` interval; see the module doc."""
-    pos = [s for s, y in zip(scores, labels, strict=True) if y == 1]
-    neg = [s for s, y in zip(scores, labels, strict=True) if y == 0]
-    m, n = len(pos), len(neg)
-    if not m or not n:
-        return AurocEstimate(None, None, None, None, None, m, n)
-    if m >= 2 and n >= 2:
-        auc, variance = delong(pos, neg)
-        if variance > 0:
-            z = NormalDist().inv_cdf(0.5 + confidence / 2)
-            half = z * math.sqrt(variance)
-            return AurocEstimate(auc, max(0.0, auc - half), min(1.0, auc + half), variance, METHOD_DELONG, m, n)
-    else:
-        auc = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (m * n)
-    low, high = newcombe_score_interval(auc, m, n, confidence)
-    return AurocEstimate(auc, max(0.0, low), min(1.0, high), _newcombe_variance(auc, m, n), METHOD_SCORE, m, n)
-
-
-def mann_whitney_p(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
-    """Two-sided Mann-Whitney U p-value (AUROC = 0.5 under the null); None when it is undefined."""
-    if not positives or not negatives:
-        return None
-    if len({*positives, *negatives}) == 1:
-        return 1.0  # every score equal: no evidence of any difference
-    from scipy.stats import mannwhitneyu
-
-    p = float(mannwhitneyu(positives, negatives, alternative="two-sided").pvalue)
-    return None if math.isnan(p) else p
+    est = auroc_interval(scores, labels, confidence)
+    return AurocEstimate(est.estimate, est.low, est.high, est.variance, est.method, est.n_pos, est.n_neg)
 
 
 def _mean(xs: list[float]) -> float | None:

@@ -1,8 +1,22 @@
-"""Statistics as pure functions: rates, intervals, gaps, multiplicity, power. No I/O.
+"""Statistics as pure functions: rates, intervals, gaps, AUROC, classification metrics, multiplicity, power. No I/O.
 
 scipy is imported inside the functions that need it, so importing this package stays cheap.
 """
 
+from ._auroc import (
+    METHOD_DELONG,
+    METHOD_SCORE,
+    AurocInterval,
+    auroc,
+    auroc_interval,
+    delong,
+    hanley_mcneil_variance,
+    mann_whitney_p,
+    midranks,
+    newcombe_auroc_variance,
+    newcombe_score_interval,
+)
+from ._binary import Confusion, confusion
 from ._clustered import ClusteredGap, clustered_gap, design_adjusted_gap
 from ._multiple import holm
 from ._paired import PairedGap, mcnemar_exact, paired_gap
@@ -10,16 +24,29 @@ from ._power import Plan, plan_sample_size, power_of
 from ._rates import Interval, mover_difference, newcombe_difference, wilson
 
 __all__ = [
+    "METHOD_DELONG",
+    "METHOD_SCORE",
+    "AurocInterval",
     "ClusteredGap",
+    "Confusion",
     "Interval",
     "PairedGap",
     "Plan",
+    "auroc",
+    "auroc_interval",
     "clustered_gap",
+    "confusion",
+    "delong",
     "design_adjusted_gap",
+    "hanley_mcneil_variance",
     "holm",
+    "mann_whitney_p",
     "mcnemar_exact",
+    "midranks",
     "mover_difference",
+    "newcombe_auroc_variance",
     "newcombe_difference",
+    "newcombe_score_interval",
     "paired_gap",
     "plan_sample_size",
     "power_of",
