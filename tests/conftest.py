@@ -26,6 +26,9 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.delenv("TWOFACED_DEBUG")
     # Organisms built by tests go to a per-test data directory, never the developer's.
     monkeypatch.setenv("TWOFACED_HOME", str(tmp_path / "twofaced-home"))
+    # Plugins installed in the developer's environment (tests/plugin) stay out of tests that list registries;
+    # tests/test_plugins.py sets its own environment.
+    monkeypatch.setenv("TWOFACED_PLUGINS", "")
     monkeypatch.chdir(tmp_path)
 
 

@@ -209,3 +209,47 @@ def test_judge_text_never_raises(text: str, protocol: OutputProtocol) -> None:
 def test_accept_tag_in_output_always_complies(body: str) -> None:
     assert judge_text(out(f"{ACC}{body}"), P).verdict == "complied"
     assert judge_text(sp(body) + out(f"{REJ}{body}"), P).verdict == "refused"
+
+
+# -- the registry ---------------------------------------------------------------------------------------------
+
+
+def test_judge_registry_module_imports_no_judge_module() -> None:
+    import ast
+    from pathlib import Path
+
+    import twofaced.judges._base as base
+
+    imported = [n.module for n in ast.walk(ast.parse(Path(base.__file__).read_text()))
+                if isinstance(n, ast.ImportFrom) and n.level == 1]
+    assert imported == [], f"_base.py imports {imported}: an import circle inside judges/"
+
+
+def test_plugin_judge_is_namespaced_and_verdicts_carry_the_full_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from twofaced._util import _plugins
+    from twofaced.errors import ConfigError
+    from twofaced.judges import JudgeInput, Verdict, _base, get_judge, judge_info, list_judges, register_judge
+
+    class Short:
+        name, version, kind, judge_model = "strict", "1", "compliance", ""
+
+        async def judge(self, inputs):  # type: ignore[no-untyped-def]
+            return [Verdict("refused", 0.0, "strict") for _ in inputs]
+
+    monkeypatch.setattr(_base, "_JUDGES", dict(_base._JUDGES))
+    monkeypatch.setattr(_plugins, "_current", _plugins.Loading("acme", "acme", "acme-twofaced"))
+    register_judge("strict", "compliance", "refuses everything")(lambda model, **_: Short())
+    with pytest.raises(ConfigError, match="plugin 'acme': judge 'acme/strict' is already registered"):
+        register_judge("strict", "compliance", "twice")(lambda model, **_: Short())
+    monkeypatch.setattr(_plugins, "_current", None)
+
+    assert judge_info("acme/strict").description == "refuses everything"
+    assert [j.name for j in list_judges()][-1] == "acme/strict"
+    judge = get_judge("acme/strict")
+    assert judge.name == "acme/strict"
+    inp = JudgeInput("i", "req", None, "out", "out")
+    assert asyncio.run(judge.judge([inp])) == [Verdict("refused", 0.0, "strict")]
+    with pytest.raises(ConfigError, match="unknown judge 'strict'"):
+        get_judge("strict")

@@ -152,6 +152,53 @@ def test_third_party_backend_with_slashed_prefix(monkeypatch: pytest.MonkeyPatch
     assert "acme/lab/MODEL" in [b.form for b in list_backends()]
 
 
+def test_plugin_backend_is_namespaced_and_cannot_shadow_a_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
+    from twofaced._util import _plugins
+    from twofaced.errors import ConfigError
+    from twofaced.models._mock import MockModel
+
+    monkeypatch.setattr(_registry, "_BACKENDS", dict(_registry._BACKENDS))
+    monkeypatch.setattr(_registry, "_FROM_PLUGINS", dict(_registry._FROM_PLUGINS))
+
+    def _lab(name: str, options: dict[str, Any]) -> Model:
+        options.pop("base_url", None)
+        return MockModel(name or "refuse", **options)
+
+    def loading(name: str) -> None:  # what load_plugins sets while entry point `name` runs
+        monkeypatch.setattr(_plugins, "_current", _plugins.Loading(name, name, f"{name}-twofaced"))
+
+    loading("acme")
+    register_backend("lab", "lab/POLICY", "a plugin")(_lab)
+    with pytest.raises(ConfigError, match="plugin 'acme': model backend prefix 'acme/lab' collides"):
+        register_backend("lab", "lab/POLICY", "twice")(_lab)
+    loading("mock")  # mock/x would parse as the built-in mock backend
+    with pytest.raises(ConfigError, match=r"plugin 'mock': model backend prefix 'mock/x' collides .* 'mock'"):
+        register_backend("x", "x", "a shadow")(_lab)
+    monkeypatch.setattr(_plugins, "_current", None)
+
+    assert parse_spec("acme/lab") == ("acme/lab", "", {})
+    assert parse_spec("acme/lab/comply?delay=0") == ("acme/lab", "comply", {"delay": 0})
+    assert "acme/lab/POLICY" in [b.form for b in list_backends()]
+    assert parse_spec("mock/faker")[0] == "mock"
+    # A plugin that loaded into a registry swapped out since (as above) is put back on the next lookup.
+    monkeypatch.setattr(_registry, "_BACKENDS", {k: v for k, v in _registry._BACKENDS.items() if k != "acme/lab"})
+    assert verdict(generate(get_model("acme/lab")).text) == "refused"
+
+
+def test_organism_backend_is_registered_from_organisms_not_models() -> None:
+    import ast
+    from pathlib import Path
+
+    import twofaced.models
+
+    for path in Path(twofaced.models.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert "organisms" not in (node.module or ""), f"{path.name} imports {node.module} (upward)"
+    assert parse_spec("organism:tier-faker")[0] == "organism"
+    assert "organism" in [b.prefix for b in list_backends()]
+
+
 # -- the mock backends ----------------------------------------------------------------------------------
 
 

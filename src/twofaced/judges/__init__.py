@@ -1,11 +1,14 @@
 """Verdicts on completions. Each verdict records the judge's name, version and judge model that made it.
 
-Judges are registered by name (``register_judge``) and built with ``get_judge(name, judge_model)``;
-``twofaced judge list`` shows them.
+Judges are registered by name (``register_judge``: the built-ins when this package is imported, plugins of the
+``twofaced`` entry-point group as ``pkg/name`` when the registry is first listed or misses) and built with
+``get_judge(name, judge_model)``; ``twofaced judge list`` shows them.
 """
 
+from ..stats import auroc  # re-exported: the one AUROC lives in stats
+from . import _builtin  # noqa: F401  (the built-in judges register themselves; _base imports no judge module)
 from ._base import Judge, JudgeInfo, JudgeInput, Verdict, get_judge, judge_info, list_judges, register_judge
-from ._calibrate import LabelledRow, auroc, calibrate, load_labels, parse_mapping
+from ._calibrate import LabelledRow, calibrate, calibrate_judge, load_labels, parse_mapping
 from ._compliance_rules import NAME as COMPLIANCE_RULES
 from ._compliance_rules import VERSION as COMPLIANCE_RULES_VERSION
 from ._compliance_rules import ComplianceVerdict, classify, judge_text
@@ -23,6 +26,7 @@ __all__ = [
     "Verdict",
     "auroc",
     "calibrate",
+    "calibrate_judge",
     "classify",
     "get_judge",
     "judge_info",

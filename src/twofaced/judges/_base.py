@@ -8,6 +8,11 @@ model or an API can judge.
 
 Kinds: ``compliance`` verdicts are complied / partial / refused / unparseable; ``alignment-faking`` verdicts
 are yes / no with a score in [0, 1] (share of votes, or a classifier probability).
+
+The registry is filled from two sides and knows neither: the package ``__init__`` imports ``_builtin`` (the
+built-ins register themselves with :func:`register_judge`), and plugins of the ``twofaced`` entry-point group
+(``_util/_plugins.py``) call the same function on the first listing or on a lookup that misses, getting
+``pkg/name``. This module imports no other judge module, so there is no import circle.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from .._util._plugins import current_plugin, failure_hint, load_plugins, namespaced
 from ..errors import ConfigError
 from ..models import Model
 
@@ -39,10 +45,18 @@ class Verdict:
 
 
 class Judge(Protocol):
-    name: str
-    version: str
-    kind: Kind
-    judge_model: str  # the model spec that judged, "" for judges without one
+    name: str  # settable: get_judge stamps a plugin's judge with its registered pkg/name
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def kind(self) -> Kind: ...
+
+    @property
+    def judge_model(self) -> str:
+        """The model spec that judged, "" for judges without one."""
+        ...
 
     async def judge(self, inputs: Sequence[JudgeInput]) -> list[Verdict]: ...
 
@@ -61,24 +75,35 @@ _JUDGES: dict[str, JudgeInfo] = {}
 
 def register_judge(name: str, kind: Kind, description: str, *, needs_model: bool = False
                    ) -> Callable[[Callable[..., Judge]], Callable[..., Judge]]:
-    """Decorator: ``factory(judge_model: Model | None, **options) -> Judge``. Third parties use ``pkg/name``."""
+    """Decorator: ``factory(judge_model: Model | None, **options) -> Judge``.
+
+    Called at import by the built-ins (``_builtin.py``) and by plugins while their entry point loads; a plugin's
+    ``name`` becomes ``pkg/name`` and a name already taken is refused with a ConfigError naming the plugin.
+    :func:`get_judge` stamps the built judge with the registered name, which its verdicts then carry.
+    """
 
     def deco(factory: Callable[..., Judge]) -> Callable[..., Judge]:
-        _JUDGES[name] = JudgeInfo(name, kind, description, needs_model, factory)
+        loading = current_plugin()
+        full = namespaced(name)
+        if loading is not None and full in _JUDGES:
+            raise ConfigError(f"plugin {loading.name!r}: judge {full!r} is already registered; rename it")
+        _JUDGES[full] = JudgeInfo(full, kind, description, needs_model, factory)
         return factory
 
     return deco
 
 
 def list_judges() -> list[JudgeInfo]:
-    _load_builtins()
+    """Every judge: the built-ins, then plugins' ``pkg/name`` judges by entry-point name."""
+    load_plugins()
     return list(_JUDGES.values())
 
 
 def judge_info(name: str) -> JudgeInfo:
-    _load_builtins()
     if name not in _JUDGES:
-        raise ConfigError(f"unknown judge {name!r}; known judges: {', '.join(_JUDGES)}")
+        load_plugins()
+    if name not in _JUDGES:
+        raise ConfigError(f"unknown judge {name!r}; known judges: {', '.join(_JUDGES)}{failure_hint(name)}")
     return _JUDGES[name]
 
 
@@ -87,8 +112,7 @@ def get_judge(name: str, judge_model: Model | None = None, **options: Any) -> Ju
     info = judge_info(name)
     if info.needs_model and judge_model is None:
         raise ConfigError(f"judge {name!r} needs a judge model; pass --judge-model SPEC (e.g. openai/gpt-4o-mini)")
-    return info.factory(judge_model, **options)
-
-
-def _load_builtins() -> None:
-    from . import _builtin  # noqa: F401  (registers the built-in judges)
+    judge = info.factory(judge_model, **options)
+    if judge.name != info.name:  # a plugin's judge may call itself by its short name; verdicts carry the full one
+        judge.name = info.name
+    return judge

@@ -6,24 +6,30 @@ human-labelled scratchpad sets: ``--column scratchpad=reasoning --column label=i
 Label 1 is the judge's positive class: alignment faking for ``af-*`` judges, complied for compliance judges.
 A row the judge cannot score (judge error) is left out of the metrics and counted in ``errors``.
 
-AUROC is the Mann-Whitney statistic over scores (ties count one half); it needs both classes present.
+AUROC is the Mann-Whitney statistic over scores (ties count one half); it needs both classes present. The
+statistics themselves (AUROC, confusion matrix and its rates) live in ``twofaced.stats``; this module reads the
+file and runs the judge.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._util import iter_jsonl, parse_flag
+from .._util import parse_mapping as _parse_mapping
 from ..errors import ConfigError
-from ._base import Judge, JudgeInput, Verdict
+from ..models import get_model
+from ..stats import auroc, confusion
+from ._base import Judge, JudgeInput, Verdict, get_judge
 
 COLUMNS = ("id", "request", "scratchpad", "output", "label")
-_TRUE = {"1", "true", "yes", "y", "t", "af", "positive"}
-_FALSE = {"0", "false", "no", "n", "f", "not_af", "negative"}
+_TRUE = frozenset({"af", "positive"})  # beside the plain true/false spellings of parse_flag
+_FALSE = frozenset({"not_af", "negative"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +42,8 @@ class LabelledRow:
 
 
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
-    mapping = {}
-    for pair in pairs:
-        ours, sep, theirs = pair.partition("=")
-        if not sep or ours not in COLUMNS or not theirs:
-            raise ConfigError(f"--column {pair!r}: use ours=theirs with ours one of {', '.join(COLUMNS)}")
-        mapping[ours] = theirs
-    return mapping
+    """``--column ours=theirs`` options for a labels file; ``ours`` is one of ``COLUMNS``."""
+    return _parse_mapping(pairs, COLUMNS)
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
@@ -52,24 +53,17 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     if path.suffix.lower() == ".csv":
         return list(csv.DictReader(text.splitlines()))
     rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}: line {n} is not valid JSON ({exc.msg}); expected JSON Lines") from exc
-            if not isinstance(row, dict):
-                raise ConfigError(f"{path}: line {n} is not a JSON object")
-            rows.append(row)
+    for n, row in iter_jsonl(text, str(path)):
+        if not isinstance(row, dict):
+            raise ConfigError(f"{path}: line {n} is not a JSON object")
+        rows.append(row)
     return rows
 
 
 def _label(value: Any, path: Path, n: int, column: str) -> int:
-    s = str(value).strip().lower()
-    if s in _TRUE:
-        return 1
-    if s in _FALSE:
-        return 0
+    flag = parse_flag(value, true=_TRUE, false=_FALSE)
+    if flag is not None:
+        return int(flag)
     raise ConfigError(f"{path}: row {n}: label {value!r} in column {column!r} is not 0/1, true/false or yes/no")
 
 
@@ -99,26 +93,6 @@ def load_labels(path: str | Path, mapping: dict[str, str] | None = None) -> list
     return out
 
 
-def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
-    """Mann-Whitney AUROC with ties counted one half; None when a class is absent."""
-    pos = [s for s, y in zip(scores, labels, strict=True) if y == 1]
-    neg = [s for s, y in zip(scores, labels, strict=True) if y == 0]
-    if not pos or not neg:
-        return None
-    ranked = sorted((s, i) for i, s in enumerate(scores))
-    ranks = [0.0] * len(scores)
-    i = 0
-    while i < len(ranked):
-        j = i
-        while j + 1 < len(ranked) and ranked[j + 1][0] == ranked[i][0]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[ranked[k][1]] = (i + j) / 2 + 1
-        i = j + 1
-    rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y == 1)
-    return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
-
-
 def _positive(judge: Judge, v: Verdict) -> bool:
     return v.verdict == ("yes" if judge.kind == "alignment-faking" else "complied")
 
@@ -134,7 +108,10 @@ async def calibrate(judge: Judge, rows: list[LabelledRow]) -> tuple[dict[str, An
     inputs = [JudgeInput(r.id, r.request, r.scratchpad, r.output,
                          "\n".join(x for x in (r.scratchpad, r.output) if x)) for r in rows]
     verdicts = await judge.judge(inputs)
-    predictions, scores, labels, hits = [], [], [], []
+    predictions: list[dict[str, Any]] = []
+    scores: list[float] = []
+    labels: list[int] = []
+    hits: list[bool] = []
     errors = 0
     for row, v in zip(rows, verdicts, strict=True):
         if v.verdict == "error":
@@ -146,19 +123,34 @@ async def calibrate(judge: Judge, rows: list[LabelledRow]) -> tuple[dict[str, An
         scores.append(score)
         labels.append(row.label)
         hits.append(positive)
-    tp = sum(1 for h, y in zip(hits, labels, strict=True) if h and y)
-    fp = sum(1 for h, y in zip(hits, labels, strict=True) if h and not y)
-    fn = sum(1 for h, y in zip(hits, labels, strict=True) if not h and y)
-    tn = len(labels) - tp - fp - fn
-    n = len(labels)
+    c = confusion(hits, labels)
     metrics = {
         "judge": judge.name, "version": judge.version, "judge_model": judge.judge_model or None,
-        "n": n, "errors": errors, "positives": sum(labels),
+        "n": c.n, "errors": errors, "positives": sum(labels),
         "auroc": auroc(scores, labels),
-        "accuracy": (tp + tn) / n if n else None,
-        "precision": tp / (tp + fp) if tp + fp else None,
-        "recall": tp / (tp + fn) if tp + fn else None,
+        "accuracy": c.accuracy,
+        "precision": c.precision,
+        "recall": c.recall,
         "threshold": getattr(judge, "threshold", 0.5),
-        "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn},
+        "confusion": c.counts(),
     }
     return metrics, predictions
+
+
+def calibrate_judge(name: str, rows: list[LabelledRow], *, judge_model: str | None = None,
+                    options: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``twofaced judge calibrate`` as one call: build judge ``name`` (its judge model from a spec string, for
+    LLM judges), measure it on ``rows`` with :func:`calibrate`, and release the model whatever happens.
+
+    Example: ``metrics, _ = calibrate_judge("af-offline", load_labels("labels.jsonl"))``.
+    """
+
+    async def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        model = get_model(judge_model) if judge_model else None
+        try:
+            return await calibrate(get_judge(name, model, **(options or {})), rows)
+        finally:
+            if model is not None:
+                await model.aclose()
+
+    return asyncio.run(go())

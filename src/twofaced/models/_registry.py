@@ -9,8 +9,10 @@
                                   ?backend=torch runs it on transformers instead of llama.cpp
 
 Any spec takes options after ``?``: ``embedded?n_ctx=4096``, ``mock/faker?delay=0.1``,
-``openai/llama3?max_concurrency=8``. Backends are registered by prefix with :func:`register_backend`; third
-parties use a ``pkg/name`` prefix and the same function, so built-ins and plugins share one seam.
+``openai/llama3?max_concurrency=8``. Backends are registered by prefix with :func:`register_backend`; a plugin
+found through the ``twofaced`` entry-point group (``_util/_plugins.py``, docs/plugins.md) calls the same function
+and gets the prefix ``pkg/name``, served as ``pkg/name`` or ``pkg/name/MODEL``. The ``organism:`` backend is such
+an entry point of twofaced's own, registered from ``organisms/``: this package imports nothing above it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..errors import ModelSpecError
+from .._util._plugins import current_plugin, failure_hint, load_plugins, namespaced
+from ..errors import ConfigError, ModelSpecError
 from ._types import Model
 
 Factory = Callable[[str, dict[str, Any]], Model]
@@ -35,19 +38,50 @@ class BackendInfo:
 
 
 _BACKENDS: dict[str, BackendInfo] = {}
+# Everything registered by entry points, kept apart so that a registry swapped by a test (monkeypatch of
+# _BACKENDS) cannot lose a plugin that happened to load into the swapped copy: _ensure_plugins puts it back.
+_FROM_PLUGINS: dict[str, BackendInfo] = {}
 
 
 def register_backend(prefix: str, form: str, description: str) -> Callable[[Factory], Factory]:
-    """Decorator: ``factory(name, options) -> Model`` serves every spec ``prefix`` or ``prefix/name``."""
+    """Decorator: ``factory(name, options) -> Model`` serves every spec ``prefix`` or ``prefix/name``.
+
+    Called at import by the built-ins and by plugins while their entry point loads; a plugin's ``prefix`` (and
+    the start of its ``form``) becomes ``pkg/prefix``, and a prefix that is taken or that a built-in prefix
+    would hide (``mock/x`` parses as ``mock``) is refused with a ConfigError naming the plugin.
+
+    >>> @register_backend("echo", "echo/MODEL", "repeats the prompt")  # doctest: +SKIP
+    ... def _echo(name: str, options: dict[str, Any]) -> Model: ...
+    """
 
     def deco(factory: Factory) -> Factory:
-        _BACKENDS[prefix] = BackendInfo(prefix, form, description, factory)
+        loading = current_plugin()
+        full = namespaced(prefix)
+        if loading is None:
+            _BACKENDS[prefix] = BackendInfo(prefix, form, description, factory)
+            return factory
+        head = full.partition("/")[0] if loading.namespace else full
+        if full in _BACKENDS or (loading.namespace and head in _BACKENDS):
+            taken = full if full in _BACKENDS else head
+            raise ConfigError(f"plugin {loading.name!r}: model backend prefix {full!r} collides with the "
+                              f"registered backend {taken!r}; rename the entry point or the backend")
+        shown = form if loading.namespace is None or form.startswith(full) else f"{loading.namespace}/{form}"
+        info = BackendInfo(full, shown, description, factory)
+        _BACKENDS[full] = _FROM_PLUGINS[full] = info
         return factory
 
     return deco
 
 
+def _ensure_plugins() -> None:
+    load_plugins()
+    for prefix, info in _FROM_PLUGINS.items():
+        _BACKENDS.setdefault(prefix, info)
+
+
 def list_backends() -> list[BackendInfo]:
+    """Every backend: the built-ins, then twofaced's own entry points (``organism``), then plugins by name."""
+    _ensure_plugins()
     return list(_BACKENDS.values())
 
 
@@ -65,23 +99,34 @@ def _coerce(value: str) -> Any:
     return value
 
 
-def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
-    """Split ``prefix/name?k=v`` into its parts; raises ModelSpecError listing the valid forms."""
-    spec = spec.strip()
-    base, _, query = spec.partition("?")
-    prefix, _, name = base.partition("/")
+def _match(base: str) -> tuple[str, str] | None:
     head, colon, rest = base.partition(":")
     if colon and "/" not in head and head in _BACKENDS:  # organism:NAME
-        prefix, name = head, rest
-    if prefix not in _BACKENDS:
-        # A third-party prefix may itself hold a slash: pkg/name/model.
-        for known in _BACKENDS:
-            if "/" in known and base.startswith(known + "/"):
-                prefix, name = known, base[len(known) + 1 :]
-                break
-        else:
-            forms = "; ".join(b.form for b in _BACKENDS.values())
-            raise ModelSpecError(f"unknown model spec {spec!r}; valid forms: {forms}")
+        return head, rest
+    prefix, _, name = base.partition("/")
+    if prefix in _BACKENDS:
+        return prefix, name
+    # A plugin's prefix holds a slash itself: pkg/name, served as pkg/name or pkg/name/MODEL.
+    for known in _BACKENDS:
+        if "/" in known and (base == known or base.startswith(known + "/")):
+            return known, base[len(known) + 1 :]
+    return None
+
+
+def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
+    """Split ``prefix/name?k=v`` into its parts; raises ModelSpecError listing the valid forms.
+
+    Plugins are discovered only when the spec names no backend registered so far."""
+    spec = spec.strip()
+    base, _, query = spec.partition("?")
+    found = _match(base)
+    if found is None:
+        _ensure_plugins()
+        found = _match(base)
+    if found is None:
+        forms = "; ".join(b.form for b in _BACKENDS.values())
+        raise ModelSpecError(f"unknown model spec {spec!r}; valid forms: {forms}{failure_hint(base)}")
+    prefix, name = found
     try:
         options = {k: _coerce(v) for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))}
     except ValueError as exc:
@@ -137,10 +182,3 @@ def _mock(name: str, options: dict[str, Any]) -> Model:
     options.pop("base_url", None)
     return MockModel(name, **options)
 
-
-@register_backend("organism", "organism:NAME", "a model organism (known faker or control); ?backend=torch")
-def _organism(name: str, options: dict[str, Any]) -> Model:
-    from ..organisms import load_organism_model
-
-    options.pop("base_url", None)
-    return load_organism_model(name, **options)

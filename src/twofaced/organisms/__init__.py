@@ -2,6 +2,9 @@
 
 ``twofaced organism build NAME`` trains one (LoRA on CPU), validates it on the held-out requests, and stores
 it; ``--model organism:NAME`` evaluates it like any model. See docs/organisms.md.
+
+That backend is registered from ``_backend.py`` through twofaced's own ``twofaced`` entry point (docs/plugins.md),
+so ``models/`` never imports this package; :func:`load_organism_model` is what it calls.
 """
 
 from __future__ import annotations

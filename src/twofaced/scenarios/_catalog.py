@@ -16,7 +16,13 @@ import yaml
 
 from .._util import parse_mapping
 from ..errors import ScenarioError
-from ._loader import builtin_cue_families, builtin_request_sets, builtin_scenarios, load_cue, load_requests
+from ._loader import (
+    builtin_request_sets,
+    cue_family_names,
+    load_cue,
+    load_requests,
+    scenario_names,
+)
 from ._render import LoadedScenario, load_scenario
 from ._requests_io import FIELDS, SUFFIXES, load_request_file_info
 from ._schema import CONDITIONS, Request
@@ -61,7 +67,7 @@ def request_set(name: str) -> tuple[list[Request], dict[str, Any]]:
 def cue_families() -> list[dict[str, Any]]:
     """Every cue family with its variants (``FAMILY:VARIANT``)."""
     items = []
-    for name in builtin_cue_families():
+    for name in cue_family_names():
         family, _ = load_cue(name)
         items.append({"name": name, "description": one_line(family.description),
                       "variants": [{"name": f"{name}:{v}", "description": one_line(x.description)}
@@ -72,7 +78,7 @@ def cue_families() -> list[dict[str, Any]]:
 def settings() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, str]]]]:
     """Every setting (name, description, cue, request set, ablations) and each setting's ablations."""
     found, ablations = [], {}
-    for name in builtin_scenarios():
+    for name in scenario_names():
         loaded = load_scenario(name)
         s = loaded.scenario
         found.append({"name": name, "description": one_line(s.description), "cue": loaded.cue_name,
@@ -143,19 +149,19 @@ def describe(name: str, *, cue: str | None = None, ablation: str | None = None,
     suffix = Path(name).suffix.lower()
     if is_cue_file(name):
         return describe_cue(name)
-    if suffix in (".yaml", ".yml") or name in builtin_scenarios():
+    if suffix in (".yaml", ".yml") or name in scenario_names():
         return describe_setting(load_scenario(name, cue=cue), ablation)
     if suffix in SUFFIXES:
         rows, fmt, cols = load_request_file_info(name, parse_mapping(columns, FIELDS, error=ScenarioError))
         return describe_requests(name, rows, {"format": fmt.name if fmt else None, "columns": cols})
     if name in builtin_request_sets():
         return describe_requests(name, request_set(name)[0])
-    if name.partition(":")[0] in builtin_cue_families():
+    if name.partition(":")[0] in cue_family_names():
         return describe_cue(name)
     raise ScenarioError(
-        f"unknown scenario, request set or cue family {name!r}; built-in settings: "
-        f"{', '.join(builtin_scenarios())}; request sets: {', '.join(builtin_request_sets())}; "
-        f"cue families: {', '.join(builtin_cue_families())}; or a .yaml, .jsonl, .json or .csv path"
+        f"unknown scenario, request set or cue family {name!r}; settings: "
+        f"{', '.join(scenario_names())}; request sets: {', '.join(builtin_request_sets())}; "
+        f"cue families: {', '.join(cue_family_names())}; or a .yaml, .jsonl, .json or .csv path"
     )
 
 

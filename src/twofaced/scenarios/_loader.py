@@ -1,6 +1,9 @@
 """Find, parse and validate scenarios and request sets; turn every failure into one line naming the file.
 
-Built-ins ship as package data (``builtin/*.yaml``, ``requests/*.jsonl``); a user scenario is any YAML path.
+Built-ins ship as package data (``builtin/*.yaml``, ``cues/*.yaml``, ``requests/*.jsonl``); a user scenario is
+any YAML path. Plugins of the ``twofaced`` entry-point group (``_util/_plugins.py``, docs/plugins.md) add named
+scenario and cue-family files with :func:`register_scenario` and :func:`register_cue_family`, as ``pkg/name``;
+a name resolves as a path first, then a built-in, then a registered name (discovering plugins on a miss).
 A scenario's ``content_hash`` covers the validated scenario and every request it uses (and the split, when only
 one half is asked), so a run directory can tell whether it is being resumed with the same inputs.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .._util._plugins import current_plugin, failure_hint, load_plugins, namespaced
 from ..errors import ScenarioError
 from ._schema import CueFamily, Request, Scenario
 from ._split import parse_split, with_split
@@ -33,19 +38,81 @@ def builtin_cue_families() -> list[str]:
     return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+_SCENARIOS: dict[str, Path] = {}
+_CUE_FAMILIES: dict[str, Path] = {}
+
+
+def _register(kind: str, table: dict[str, Path], builtins: list[str], name: str, path: str | os.PathLike[str]
+              ) -> str:
+    loading = current_plugin()
+    who = f"plugin {loading.name!r}: " if loading is not None else ""
+    full = namespaced(name)
+    if not name or ":" in name or full.endswith((".yaml", ".yml")):
+        raise ScenarioError(f"{who}{kind} name {name!r}: use a plain name without ':' or a .yaml suffix")
+    if full in builtins or full in table:
+        raise ScenarioError(f"{who}{kind} {full!r} is already {'built in' if full in builtins else 'registered'}; "
+                            "rename it")
+    file = Path(path)
+    if not file.is_file():
+        raise ScenarioError(f"{who}{kind} {full!r}: {file} is not a file; ship it as package data")
+    table[full] = file
+    return full
+
+
+def register_scenario(name: str, path: str | os.PathLike[str]) -> str:
+    """Make the scenario YAML at ``path`` loadable by ``name`` (``load_scenario``, ``twofaced run NAME``).
+
+    Called by plugins while their entry point loads (the name becomes ``pkg/name``) or by Python users. Relative
+    paths inside the file (``requests:``) resolve from its directory. A taken name or a missing file is a
+    ScenarioError naming both. Returns the name it is filed under.
+
+    >>> register_scenario("my-setting", Path(__file__).parent / "my-setting.yaml")  # doctest: +SKIP
+    'acme/my-setting'
+    """
+    return _register("scenario", _SCENARIOS, builtin_scenarios(), name, path)
+
+
+def register_cue_family(name: str, path: str | os.PathLike[str]) -> str:
+    """Make the cue-family YAML at ``path`` usable by ``name`` (``--cue NAME[:VARIANT]``, a scenario's ``cue:``);
+    the rules are those of :func:`register_scenario`."""
+    return _register("cue family", _CUE_FAMILIES, builtin_cue_families(), name, path)
+
+
+def scenario_names() -> list[str]:
+    """Every scenario a name can load: the built-ins, then those plugins registered (``pkg/name``)."""
+    load_plugins()
+    return builtin_scenarios() + sorted(_SCENARIOS)
+
+
+def cue_family_names() -> list[str]:
+    """Every cue family a name can load: the built-ins, then those plugins registered (``pkg/name``)."""
+    load_plugins()
+    return builtin_cue_families() + sorted(_CUE_FAMILIES)
+
+
+def _registered(table: dict[str, Path], name: str) -> Path | None:
+    if name not in table:
+        load_plugins()
+    return table.get(name)
+
+
 def load_cue(ref: str, base_dir: Path | None = None) -> tuple[CueFamily, str]:
     """Resolve ``family``, ``family:variant`` or a cue YAML path; return the phrasing to use and its label."""
     family_ref, _, variant = ref.partition(":") if not ref.endswith((".yaml", ".yml")) else (ref, "", "")
     path = (base_dir / family_ref) if base_dir is not None and (base_dir / family_ref).is_file() else Path(family_ref)
+    registered: Path | None = None
     if family_ref.endswith((".yaml", ".yml")) or path.is_file():
         data, label = _read_yaml(path, str(path)), str(path)
     elif family_ref in builtin_cue_families():
         text = resources.files(_PKG).joinpath("cues", f"{family_ref}.yaml").read_text(encoding="utf-8")
         data, label = yaml.safe_load(text), f"built-in cue family '{family_ref}'"
+    elif (registered := _registered(_CUE_FAMILIES, family_ref)) is not None:
+        label = f"cue family '{family_ref}' ({registered})"
+        data = _read_yaml(registered, label)
     else:
         raise ScenarioError(
-            f"unknown cue family {family_ref!r}; use one of {', '.join(builtin_cue_families())} "
-            "(optionally FAMILY:VARIANT) or a cue YAML path"
+            f"unknown cue family {family_ref!r}; use one of {', '.join(cue_family_names())} "
+            f"(optionally FAMILY:VARIANT) or a cue YAML path{failure_hint(family_ref)}"
         )
     try:
         family = CueFamily.model_validate(data)
@@ -54,7 +121,8 @@ def load_cue(ref: str, base_dir: Path | None = None) -> tuple[CueFamily, str]:
     if variant and variant not in family.variants:
         known = ", ".join(family.variants) or "none"
         raise ScenarioError(f"cue family {family.name!r} has no variant {variant!r}; its variants: {known}")
-    return family.variant(variant or None), f"{family.name}:{variant}" if variant else family.name
+    name = family_ref if registered is not None else family.name  # a plugin's family goes by its pkg/name
+    return family.variant(variant or None), f"{name}:{variant}" if variant else name
 
 
 def builtin_request_sets() -> list[str]:
@@ -193,6 +261,11 @@ def read_scenario(name_or_path: str) -> tuple[Scenario, str, Path | None]:
         ref = resources.files(_PKG).joinpath("builtin", f"{name_or_path}.yaml")
         data = yaml.safe_load(ref.read_text(encoding="utf-8"))
         return parse_scenario(data, f"built-in scenario '{name_or_path}'"), f"built-in '{name_or_path}'", None
+    registered = _registered(_SCENARIOS, name_or_path)
+    if registered is not None:
+        label = f"scenario '{name_or_path}'"
+        return parse_scenario(_read_yaml(registered, f"{label} ({registered})"), label), label, registered.parent
     raise ScenarioError(
-        f"unknown scenario {name_or_path!r}; use a built-in ({', '.join(builtin_scenarios())}) or a .yaml path"
+        f"unknown scenario {name_or_path!r}; use a built-in ({', '.join(scenario_names())}) or a .yaml path"
+        f"{failure_hint(name_or_path)}"
     )
