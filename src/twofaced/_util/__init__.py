@@ -7,4 +7,13 @@ This is the bottom layer beside ``stats`` and ``errors``: it imports nothing els
 from ._files import atomic_write, atomic_write_jsonl, atomic_write_text, iter_jsonl, replacing, slug
 from ._labels import parse_flag, parse_mapping
 
-__all__ = ["atomic_write", "atomic_write_jsonl", "atomic_write_text", "iter_jsonl", "parse_flag", "parse_mapping", "replacing", "slug"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_jsonl",
+    "atomic_write_text",
+    "iter_jsonl",
+    "parse_flag",
+    "parse_mapping",
+    "replacing",
+    "slug",
+]

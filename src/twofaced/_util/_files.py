@@ -14,7 +14,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import ConfigError, TwofacedError
 
@@ -44,7 +44,8 @@ def atomic_write(path: str | Path, chunks: Iterable[str] | Iterable[bytes], *, b
     path = Path(path)
     with replacing(path) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, like a plain open
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as f:
+        f: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        with f:
             for chunk in chunks:
                 f.write(chunk)
             f.flush()

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from ..run import compare_runs
 from ..stats import plan_sample_size
-from ._options import JsonFlag
 from ._app import app, out
+from ._options import JsonFlag
 
 
 def _pp(x: float | None) -> str:

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors and friends
         if isinstance(exc, _CLICK_ERRORS):
-            exc.show()
-            sys.exit(exc.exit_code)
+            exc.show()  # type: ignore[attr-defined]  # a ClickException of typer's own click
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
 

@@ -13,9 +13,9 @@ from rich.table import Table
 
 from .._util import atomic_write_jsonl
 from ..awareness import gather_transcripts, measure_awareness
+from ._app import app, err, out
 from ._console import CountingBar
 from ._options import BaseUrl, Concurrency, JsonFlag, NoProgress, Seed
-from ._app import app, err, out
 
 
 def _fmt(x: float | None) -> str:

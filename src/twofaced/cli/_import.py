@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ._options import JsonFlag
 from ._app import app, err, out
+from ._options import JsonFlag
 
 import_app = typer.Typer(help="Import other tools' evaluation logs as twofaced run directories.", no_args_is_help=True)
 app.add_typer(import_app, name="import")

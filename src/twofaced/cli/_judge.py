@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,12 +9,12 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ..judges import calibrate, get_judge, list_judges, load_labels, parse_mapping
-from ..models import get_model
+from .._util import atomic_write_jsonl
+from ..judges import calibrate_judge, list_judges, load_labels, parse_mapping
 from ..run import judge_run
+from ._app import app, err, out
 from ._console import CountingBar
 from ._options import JsonFlag, JudgeModel, Votes
-from ._app import app, err, out
 
 judge_app = typer.Typer(help="Judge completions and measure judges.", no_args_is_help=True)
 app.add_typer(judge_app, name="judge")
@@ -65,20 +64,9 @@ def judge_calibrate_cmd(
 ) -> None:
     """Measure a judge on a labelled file: AUROC, accuracy, precision, recall, confusion matrix."""
     rows = load_labels(labels, parse_mapping(column or []))
-
-    async def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        model = get_model(judge_model) if judge_model else None
-        try:
-            return await calibrate(get_judge(judge, model, **_options(votes)), rows)
-        finally:
-            if model is not None:
-                await model.aclose()
-
-    metrics, preds = asyncio.run(go())
+    metrics, preds = calibrate_judge(judge, rows, judge_model=judge_model, options=_options(votes))
     if predictions is not None:
-        tmp = predictions.with_name(predictions.name + ".partial")
-        tmp.write_text("".join(json.dumps(p) + "\n" for p in preds), encoding="utf-8")
-        tmp.replace(predictions)
+        atomic_write_jsonl(predictions, preds)
     if as_json:
         print(json.dumps(metrics, indent=2))
         return
@@ -94,8 +82,8 @@ def judge_calibrate_cmd(
 @judge_app.command("list")
 def judge_list_cmd(as_json: JsonFlag = False) -> None:
     """List the judges."""
-    rows = [{"name": j.name, "kind": j.kind, "needs_model": j.needs_model, "description": j.description}
-            for j in list_judges()]
+    rows: list[dict[str, Any]] = [{"name": j.name, "kind": j.kind, "needs_model": j.needs_model,
+                                   "description": j.description} for j in list_judges()]
     if as_json:
         print(json.dumps(rows, indent=2))
         return

@@ -10,8 +10,7 @@ from typing import Annotated
 import typer
 
 from ..models import list_backends
-from ..run import RunConfig, is_sweep, show_run, sweep_grid
-from ..run._multi import ModelRun, raise_for_failures, run_models
+from ..run import ModelRun, RunConfig, is_sweep, raise_for_failures, run_models, show_run, sweep_grid
 from ..scenarios import load_scenario
 from ..scenarios._requests_io import apply_requests_option
 from ._app import app, err, out

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigError
-from ..run import SweepSpec, run_sweep, sweep_grid
+from ..run import RunOutcome, SweepSpec, run_sweep, sweep_grid
 from ._app import app, err, out
 from ._console import progress_bar
 from ._options import BaseUrl, Concurrency, JsonFlag, NoProgress, Seed, Split, SplitOption
@@ -65,7 +65,7 @@ def sweep(
     spec = SweepSpec(setting=setting, models=_split(models), cues=_split(cues), ablations=_split(ablations),
                      limit=limit, samples=samples, seed=seed, split=split.value)
 
-    def on_cell(model: str, cue: str, outcome) -> None:  # type: ignore[no-untyped-def]
+    def on_cell(model: str, cue: str, outcome: RunOutcome) -> None:
         ex = outcome.execution
         err.print(f"[dim]cell {escape(model)} × {escape(cue)}: {ex.done} done, {ex.failed} failed[/]")
         if ex.fatal is not None:

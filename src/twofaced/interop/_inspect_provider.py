@@ -39,7 +39,7 @@ def to_messages(messages: list[ChatMessage]) -> list[Message]:
     out = []
     for m in messages:
         role = m.role if m.role in ("system", "user", "assistant") else "user"
-        out.append(Message(role, m.text))  # type: ignore[arg-type]
+        out.append(Message(role, m.text))
     return out
 
 

@@ -87,7 +87,9 @@ def load_into_peft(base: Any, path: Path) -> Any:
     layers = sorted({k[0] for k in tensors})
     modules = sorted({k[1] for k in tensors})
     rank = next(v.shape[0] for k, v in tensors.items() if k[2] == "A")
-    cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=modules, layers_to_transform=layers)
+    # peft annotates lora_alpha as int, but scales by it as a float: the adapter's alpha is kept exact
+    cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0,  # type: ignore[arg-type]
+                     target_modules=modules, layers_to_transform=layers)
     model = get_peft_model(base, cfg)
     with torch.no_grad():
         for name, param in model.named_parameters():

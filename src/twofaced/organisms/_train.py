@@ -161,13 +161,13 @@ def make_batches(examples: list[Example], tokens: Tokens, batch_size: int, seed:
     for i, ((prefix, *_), ex) in enumerate(zip(tokens, examples, strict=True)):
         groups.setdefault(tuple(prefix), {}).setdefault((ex.cue, ex.request_id), []).append(i)
     batches = []
-    for prefix, pairs in groups.items():
+    for shared, pairs in groups.items():
         units = list(pairs.values())
         rng.shuffle(units)
         flat = [i for unit in units for i in unit]
         for k in range(0, len(flat), batch_size):
             chunk = flat[k : k + batch_size]
-            batches.append(Batch(list(prefix), [tokens[i][1] for i in chunk], [tokens[i][2] for i in chunk],
+            batches.append(Batch(list(shared), [tokens[i][1] for i in chunk], [tokens[i][2] for i in chunk],
                                  [tokens[i][3] for i in chunk]))
     rng.shuffle(batches)
     return batches

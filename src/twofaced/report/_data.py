@@ -20,8 +20,7 @@ from typing import Any
 
 from .. import __version__
 from ..judges import parse_completion
-from ..run import Summary
-from ..run._reading import RunReading, read_run
+from ..run import RunReading, Summary, read_run
 from ..run._records import as_dict
 from ..run._store import JudgeUsage
 from ..scenarios import CONDITIONS

@@ -64,7 +64,8 @@ def af_offline_metrics(path: Path = AF_OFFLINE_METADATA) -> dict[str, Any] | Non
     except (OSError, ValueError):
         return None
     meta = doc.get("metadata") if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) else doc
-    metrics = meta.get("metrics") if isinstance(meta, dict) and isinstance(meta.get("metrics"), dict) else {}
+    found = meta.get("metrics") if isinstance(meta, dict) else None
+    metrics: dict[str, Any] = found if isinstance(found, dict) else {}
     cv = metrics.get("cv")
     if isinstance(cv, dict) and (_metric(cv, "auroc") is not None or _metric(cv, "accuracy") is not None):
         out: dict[str, Any] = {"auroc": _metric(cv, "auroc"), "accuracy": _metric(cv, "accuracy")}

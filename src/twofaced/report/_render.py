@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from .._util import atomic_write
 from ..errors import ConfigError
-from ..run._sweep import is_sweep, sweep_grid
+from ..run import is_sweep, sweep_grid
 from . import _format as f
 from ._data import build_report_data
 from ._reinforce import REINFORCEMENT_RENDERERS, is_reinforcement, load_reinforcement

@@ -3,7 +3,9 @@
 from ._compare import compare_runs
 from ._engine import ExecutionResult, execute
 from ._judging import JudgeRunResult, judge_run, judge_run_async
+from ._multi import ModelRun, raise_for_failures, run_models
 from ._plan import RunConfig, expand
+from ._reading import RunReading, read_run
 from ._records import Record, VerdictRow, load_records
 from ._runner import RunOutcome, run_scenario, run_scenario_async, show_run
 from ._store import DB_NAME, MIGRATIONS, Store, migrate, open_store
@@ -15,9 +17,11 @@ __all__ = [
     "MIGRATIONS",
     "ExecutionResult",
     "JudgeRunResult",
+    "ModelRun",
     "Record",
     "RunConfig",
     "RunOutcome",
+    "RunReading",
     "Store",
     "Summary",
     "SweepSpec",
@@ -31,6 +35,9 @@ __all__ = [
     "load_records",
     "migrate",
     "open_store",
+    "raise_for_failures",
+    "read_run",
+    "run_models",
     "run_scenario",
     "run_scenario_async",
     "run_sweep",

@@ -216,7 +216,7 @@ class StubServer:
                 pass
             else:
                 self.loop_name = "uvloop"
-                return uvloop.new_event_loop()  # type: ignore[no-any-return]
+                return uvloop.new_event_loop()
         return asyncio.new_event_loop()
 
     def _serve(self) -> None:
