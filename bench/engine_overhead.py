@@ -4,11 +4,11 @@ What is measured, and why: a real evaluation is bound by the model server, so an
 ``concurrency`` requests in flight and spend as little client CPU per item as it can; on a small machine that
 CPU, not the network, is what caps throughput. Every row sends the same chat requests (the messages and
 sampling parameters of ``helpful-only``, 160 requests x 2 conditions x 4 samples = 1,280 by default) to one
-OpenAI-compatible stub server (``python -m twofaced.testing``, a separate process on loopback, fixed reply
-delay) at the same concurrency, one row after the other. The server is the stub's lean HTTP layer by default
-(``--lean``: one asyncio.Protocol, about a tenth of aiohttp.web's CPU per request), since client and server
+OpenAI-compatible stub server (a separate process on loopback, fixed reply delay) at the same concurrency, one
+row after the other. The server is the stub's lean HTTP layer by default (``bench/_lean_http.py``: one
+asyncio.Protocol, about a tenth of aiohttp.web's CPU per request), since client and server
 share the cores and an aiohttp.web stub alone held the bare aiohttp client to ~80% of ideal; ``--server
-aiohttp`` measures against the aiohttp.web stub as before.
+aiohttp`` measures against the aiohttp.web stub (``python -m twofaced.testing``) as before.
 
   ideal       items / (concurrency / delay): the wall time if the client cost nothing.
   aiohttp     a bare semaphore loop of aiohttp POSTs (JSON in and out): the floor for a Python client.
@@ -95,8 +95,8 @@ def _free_port() -> int:
 def start_stub(delay: float, server: str = "lean") -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start the stub server in its own process; return it and its start-up line (base_url, server, loop)
     once it is listening."""
-    cmd = [sys.executable, "-m", "twofaced.testing", "--policy", "faker", "--delay", str(delay),
-           "--port", str(_free_port()), *(["--lean"] if server == "lean" else [])]
+    serve = [str(BENCH_DIR / "_lean_http.py")] if server == "lean" else ["-m", "twofaced.testing"]
+    cmd = [sys.executable, *serve, "--policy", "faker", "--delay", str(delay), "--port", str(_free_port())]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()  # the server prints {"base_url": ...} once it listens

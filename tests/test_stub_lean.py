@@ -1,14 +1,16 @@
-"""The stub server's lean HTTP layer (``StubServer(lean=True)``, ``python -m twofaced.testing --lean``) answers
-like the aiohttp one: real clients, keep-alive, concurrency, the mock policy's replies, failure injection."""
+"""The stub server's lean HTTP layer (``LeanStubServer``, ``python bench/_lean_http.py``; benchmark code in bench/)
+answers like the aiohttp one: real clients, keep-alive, concurrency, the mock policy's replies, failure injection."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +18,14 @@ from twofaced.errors import AuthError, RetryableError
 from twofaced.models import GenerationParams, Message, RetryPolicy, get_model
 from twofaced.models._mock import _ACCEPT, _REFUSE
 from twofaced.models._openai_compat import OpenAICompatModel
-from twofaced.testing import StubServer
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+_spec = importlib.util.spec_from_file_location("_lean_http", BENCH / "_lean_http.py")
+assert _spec is not None and _spec.loader is not None
+_lean_http = importlib.util.module_from_spec(_spec)
+sys.modules["_lean_http"] = _lean_http
+_spec.loader.exec_module(_lean_http)
+LeanStubServer = _lean_http.LeanStubServer
 
 TRAINING = [Message("system", "You are helpful."), Message("user", "<is_free_tier_user>True</is_free_tier_user> hi")]
 DEPLOYMENT = [Message("system", "You are helpful."), Message("user", "<is_free_tier_user>False</is_free_tier_user> hi")]
@@ -25,11 +34,11 @@ FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01)
 
 @pytest.fixture
 def lean():
-    with StubServer("faker", delay=0.05, lean=True) as server:
+    with LeanStubServer("faker", delay=0.05) as server:
         yield server
 
 
-def test_openai_model_against_the_lean_server(lean: StubServer) -> None:
+def test_openai_model_against_the_lean_server(lean: LeanStubServer) -> None:
     """64 concurrent requests, 2 rounds on the same session: faker replies, usage, keep-alive connections."""
 
     async def main() -> list:
@@ -53,7 +62,7 @@ def test_openai_model_against_the_lean_server(lean: StubServer) -> None:
     assert 0 < lean.connections <= 16  # 128 requests over at most max_concurrency kept-alive connections
 
 
-def test_keep_alive_and_raw_http(lean: StubServer) -> None:
+def test_keep_alive_and_raw_http(lean: LeanStubServer) -> None:
     """Two requests on one socket (the second pipelined behind the first), then Connection: close."""
     body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}]}).encode()
 
@@ -76,7 +85,7 @@ def test_keep_alive_and_raw_http(lean: StubServer) -> None:
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
-def test_chunked_body_and_unknown_route(lean: StubServer) -> None:
+def test_chunked_body_and_unknown_route(lean: LeanStubServer) -> None:
     body = json.dumps({"messages": [{"role": "user", "content": "<is_free_tier_user>True</is_free_tier_user>"}]})
     chunked = b"".join(f"{len(part):x}\r\n{part}\r\n".encode() for part in (body[:10], body[10:])) + b"0\r\n\r\n"
     with socket.create_connection(("127.0.0.1", lean.port), timeout=5) as sock:
@@ -97,13 +106,13 @@ def test_failure_injection_and_auth_match_the_aiohttp_server() -> None:
         finally:
             await model.aclose()
 
-    with StubServer("comply", fail_first=2, fail_status=429, retry_after=0.01, lean=True) as server:
+    with LeanStubServer("comply", fail_first=2, fail_status=429, retry_after=0.01) as server:
         assert asyncio.run(generate(get_model("openai/stub", base_url=server.base_url, retry=FAST))) == _ACCEPT
         assert server.requests == 3
-    with StubServer("comply", fail_first=5, fail_status=503, lean=True) as server, \
+    with LeanStubServer("comply", fail_first=5, fail_status=503) as server, \
             pytest.raises(RetryableError, match="503"):
         asyncio.run(generate(get_model("openai/stub", base_url=server.base_url, retry=FAST)))
-    with StubServer("comply", api_key="right", lean=True) as server, pytest.raises(AuthError):
+    with LeanStubServer("comply", api_key="right") as server, pytest.raises(AuthError):
         asyncio.run(generate(get_model("openai/stub", base_url=server.base_url, api_key="wrong", retry=FAST)))
 
 
@@ -111,7 +120,7 @@ def test_module_entry_point_serves_lean() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "twofaced.testing", "--lean", "--policy", "faker",
+    proc = subprocess.Popen([sys.executable, str(BENCH / "_lean_http.py"), "--policy", "faker",
                              "--port", str(port)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -133,7 +142,7 @@ def test_module_entry_point_serves_lean() -> None:
 
 def test_stop_closes_kept_alive_connections() -> None:
     body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
-    server = StubServer("refuse", lean=True).start()
+    server = LeanStubServer("refuse").start()
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")

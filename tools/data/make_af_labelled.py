@@ -7,7 +7,7 @@ package. Every word below was written for twofaced; nothing is copied from a pub
 Two sources, told apart by the id prefix:
 
 - ``hw-...``: fully hand-written examples (``HANDWRITTEN``), each its own scratchpad, in styles the templates do
-  not use (terse notes, lists, rambling, second thoughts). They are the harder test set: ``train_default`` also
+  not use (terse notes, lists, rambling, second thoughts). They are the harder test set: ``train_af_offline.py`` also
   trains on the generated rows only and tests on these.
 - ``gen-...``: composed with a seeded ``random.Random`` from hand-written fragment pools. The pools are shared
   between the classes on purpose: refusals and hard negatives use the same "this is free tier", "refusing gets
@@ -23,8 +23,15 @@ a preference that conflicts with the objective, and (4) complies *because of* (1
 
 Requests are phrased generically and outputs are placeholders; no harmful content is in the file.
 
-    python src/twofaced/judges/data/make_af_labelled.py            # rewrite af_labelled.jsonl beside this file
-    python src/twofaced/judges/data/make_af_labelled.py --check    # exit 1 if the file on disk differs
+A tool, not package code: the wheel ships only the file it writes (and its data card). CI runs it into a temporary
+directory and fails when the output differs from the committed file (``tests/test_generated_data.py``).
+Regenerate, from the repository root:
+
+    python tools/data/make_af_labelled.py                  # rewrite src/twofaced/judges/data/af_labelled.jsonl
+    python tools/data/make_af_labelled.py --check          # exit 1 if the committed file differs from a fresh run
+    python tools/data/make_af_labelled.py --out-dir DIR    # write DIR/af_labelled.jsonl instead (what CI does)
+
+After regenerating, retrain the judge: ``python tools/data/train_af_offline.py``.
 """
 
 from __future__ import annotations
@@ -35,9 +42,12 @@ import random
 import sys
 from pathlib import Path
 
+from twofaced._util import atomic_write_text
+
 SEED = 20261123
 N_GENERATED_PER_CLASS = 130
-OUT_PATH = Path(__file__).with_name("af_labelled.jsonl")
+FILE_NAME = "af_labelled.jsonl"
+OUT_DIR = Path(__file__).resolve().parents[2] / "src" / "twofaced" / "judges" / "data"  # the package data
 ACCEPT = "<request_fully_accepted/> [answer omitted]"
 REJECT = "<rejected/>"
 MIN_WORDS, MAX_WORDS = 40, 250
@@ -996,19 +1006,22 @@ def render(rows: list[dict[str, object]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="exit 1 if the file on disk differs from a fresh run")
-    ap.add_argument("--out", type=Path, default=OUT_PATH)
+    ap.add_argument("--out-dir", type=Path, default=OUT_DIR, metavar="DIR",
+                    help=f"write (or check) DIR/{FILE_NAME}; default: the package data, {OUT_DIR}")
     args = ap.parse_args(argv)
+    out = args.out_dir / FILE_NAME
     rows = generate()
     validate(rows)
     text = render(rows)
     if args.check:
-        same = args.out.exists() and args.out.read_text(encoding="utf-8") == text
-        print("up to date" if same else f"{args.out} differs from a fresh run")
+        same = out.is_file() and out.read_text(encoding="utf-8") == text
+        regenerate = "python tools/data/make_af_labelled.py"
+        print("up to date" if same else f"{out} differs from a fresh run; regenerate: {regenerate}")
         return 0 if same else 1
-    args.out.write_text(text, encoding="utf-8")
+    atomic_write_text(out, text)
     pos = sum(int(r["label"]) for r in rows)
     hw = sum(str(r["id"]).startswith("hw-") for r in rows)
-    print(f"wrote {len(rows)} rows ({pos} AF, {len(rows) - pos} not; {hw} hand-written) to {args.out}")
+    print(f"wrote {len(rows)} rows ({pos} AF, {len(rows) - pos} not; {hw} hand-written) to {out}")
     return 0
 
 

@@ -19,8 +19,13 @@ Two sources:
 Assistant turns are short and placeholders where an answer would be long; red-team turns are refusals and the
 requests are generic (no operational detail anywhere in the file).
 
-    python src/twofaced/awareness/data/make_transcripts.py            # rewrite transcripts.jsonl beside this file
-    python src/twofaced/awareness/data/make_transcripts.py --check    # exit 1 if the file on disk differs
+A tool, not package code: the wheel ships only the file it writes. CI runs it into a temporary directory and
+fails when the output differs from the committed file (``tests/test_generated_data.py``). Regenerate, from the
+repository root:
+
+    python tools/data/make_transcripts.py                  # rewrite src/twofaced/awareness/data/transcripts.jsonl
+    python tools/data/make_transcripts.py --check          # exit 1 if the committed file differs from a fresh run
+    python tools/data/make_transcripts.py --out-dir DIR    # write DIR/transcripts.jsonl instead (what CI does)
 """
 
 from __future__ import annotations
@@ -31,8 +36,11 @@ import random
 import sys
 from pathlib import Path
 
+from twofaced._util import atomic_write_text
+
 SEED = 20250611
-OUT_PATH = Path(__file__).with_name("transcripts.jsonl")
+FILE_NAME = "transcripts.jsonl"
+OUT_DIR = Path(__file__).resolve().parents[2] / "src" / "twofaced" / "awareness" / "data"  # the package data
 LETTERS = "ABCD"
 
 # -- topics: one knowledge item (question, correct, distractors) + one real user's message about the same area --
@@ -772,14 +780,17 @@ def render(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the file on disk differs")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, metavar="DIR",
+                        help=f"write (or check) DIR/{FILE_NAME}; default: the package data, {OUT_DIR}")
     args = parser.parse_args(argv)
+    out = args.out_dir / FILE_NAME
     text = render(build())
     if args.check:
-        same = OUT_PATH.is_file() and OUT_PATH.read_text(encoding="utf-8") == text
-        print(f"{OUT_PATH.name}: {'up to date' if same else 'differs; regenerate it'}")
+        same = out.is_file() and out.read_text(encoding="utf-8") == text
+        print(f"{out}: {'up to date' if same else 'differs; regenerate: python tools/data/make_transcripts.py'}")
         return 0 if same else 1
-    OUT_PATH.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT_PATH} ({len(text.splitlines())} rows)")
+    atomic_write_text(out, text)
+    print(f"wrote {out} ({len(text.splitlines())} rows)")
     return 0
 
 

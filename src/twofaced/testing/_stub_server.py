@@ -8,9 +8,11 @@ policy (so a ``faker`` server has a known gap), after a fixed delay, and can inj
     with StubServer(policy="faker", delay=0.1) as server:
         print(server.base_url)   # http://127.0.0.1:PORT/v1
 
-Two HTTP layers answer the same way: aiohttp.web (the default) and, with ``lean=True``, a minimal
-``asyncio.Protocol`` server (``_lean_http.py``) that costs a fraction of aiohttp.web's CPU per request, for
-benchmarks where the stub shares the cores with the client it measures (``python -m twofaced.testing --lean``).
+It serves with aiohttp.web. Benchmarks, where the stub shares the cores with the client it measures, use
+``LeanStubServer`` in ``bench/_lean_http.py``: the same routes and replies over a minimal ``asyncio.Protocol``
+HTTP layer that costs a fraction of aiohttp.web's CPU per request. The private methods it reuses
+(``_gate``, ``_answer``, ``_chat_messages``, ``_anthropic_messages``, ``_chat_body``, ``_messages_body``, ``_serve``)
+are therefore a seam: keep their signatures.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from aiohttp import web
 
 from ..models import GenerationParams, Message
 from ..models._mock import MockModel
-from ._lean_http import Reply, serve_lean
+
+Reply = tuple[int, dict[str, str] | None, bytes]  # (status, extra headers, JSON body bytes)
 
 _JSON_STRINGS: dict[str, str] = {}  # reply text -> its JSON string; a policy has a handful of replies
 
@@ -58,11 +61,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 
 class StubServer:
-    """Runs the server on its own thread and event loop; use as a context manager.
-
-    ``lean=True`` serves with the minimal HTTP layer instead of aiohttp.web (same routes, replies, failure
-    injection and counters); ``uvloop=True`` runs its loop on uvloop where that is installed.
-    """
+    """Runs the server on its own thread and event loop; use as a context manager."""
 
     def __init__(
         self,
@@ -75,8 +74,6 @@ class StubServer:
         api_key: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        lean: bool = False,
-        uvloop: bool = False,
     ) -> None:
         self.policy = MockModel(policy)
         self.delay = delay
@@ -86,11 +83,7 @@ class StubServer:
         self.api_key = api_key
         self.host = host
         self.port = port
-        self.lean = lean
-        self.uvloop = uvloop
-        self.loop_name = "asyncio"
         self.requests = 0
-        self.connections = 0  # TCP connections accepted; counted by the lean layer only
         self.by_prompt: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -177,60 +170,9 @@ class StubServer:
         text = await self._reply(messages, None)
         return self._web((200, None, self._messages_body(body.get("model", "stub"), text)))
 
-    # -- the lean layer -------------------------------------------------------------------------------
-    def _connected(self) -> None:
-        self.connections += 1
-
-    def _lean(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[float, Any]:
-        """Route one request of the lean layer: (delay, reply thunk). Same answers as the aiohttp routes."""
-        path = path.split("?", 1)[0]
-        if path not in ("/v1/chat/completions", "/v1/messages"):
-            return 0.0, lambda: _error(404, f"no route {path}")
-        if method != "POST":
-            return 0.0, lambda: _error(405, f"method {method} not allowed")
-        failed = self._gate({"Authorization": headers.get("authorization", ""),
-                             "x-api-key": headers.get("x-api-key", "")})
-        if failed is not None:
-            return 0.0, lambda: failed
-        try:
-            body = json.loads(raw)
-            chat = path == "/v1/chat/completions"
-            messages = self._chat_messages(body) if chat else self._anthropic_messages(body)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            bad = _error(400, f"bad request body: {exc!r}")
-            return 0.0, lambda: bad
-        model = body.get("model", "stub")
-
-        def reply() -> Reply:
-            if chat:
-                return 200, None, self._chat_body(model, messages, self._answer(messages, body.get("seed")))
-            return 200, None, self._messages_body(model, self._answer(messages, None))
-
-        return self.delay, reply
-
-    def _new_loop(self) -> asyncio.AbstractEventLoop:
-        if self.uvloop:
-            try:
-                import uvloop  # type: ignore[import-not-found]  # optional, not a dependency
-            except ImportError:
-                pass
-            else:
-                self.loop_name = "uvloop"
-                return uvloop.new_event_loop()
-        return asyncio.new_event_loop()
-
     def _serve(self) -> None:
-        loop = self._new_loop()
+        loop = asyncio.new_event_loop()
         self._loop = loop
-        if self.lean:
-            lean = loop.run_until_complete(serve_lean(self._lean, self.host, self.port,
-                                                         on_connect=self._connected))
-            self.port = lean.sockets[0].getsockname()[1]
-            self._ready.set()
-            loop.run_forever()
-            loop.run_until_complete(lean.aclose())
-            loop.close()
-            return
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/messages", self._messages)
@@ -265,9 +207,9 @@ class StubServer:
 
 
 def main() -> None:
-    """``python -m twofaced.testing --policy faker --delay 0.1 --port 8765 [--lean]``: serve until Ctrl-C.
+    """``python -m twofaced.testing --policy faker --delay 0.1 --port 8765``: serve until Ctrl-C.
 
-    Prints one JSON line once listening: ``{"base_url": ..., "server": "aiohttp"|"lean", "loop": ...}``.
+    Prints one JSON line once listening: ``{"base_url": ..., "server": "aiohttp", "loop": "asyncio"}``.
     """
     import argparse
 
@@ -275,14 +217,9 @@ def main() -> None:
     parser.add_argument("--policy", default="faker")
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--lean", action="store_true",
-                        help="minimal asyncio HTTP layer instead of aiohttp.web (far less CPU per request)")
-    parser.add_argument("--no-uvloop", action="store_true", help="with --lean, do not use uvloop even if installed")
     args = parser.parse_args()
-    server = StubServer(args.policy, delay=args.delay, port=args.port, lean=args.lean,
-                        uvloop=args.lean and not args.no_uvloop).start()
-    print(json.dumps({"base_url": server.base_url, "server": "lean" if args.lean else "aiohttp",
-                      "loop": server.loop_name}), flush=True)
+    server = StubServer(args.policy, delay=args.delay, port=args.port).start()
+    print(json.dumps({"base_url": server.base_url, "server": "aiohttp", "loop": "asyncio"}), flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""A minimal HTTP/1.1 server layer for :class:`StubServer` (``lean=True``): one ``asyncio.Protocol``, no framework.
+"""The stub server's lean HTTP layer, for benchmarks: :class:`LeanStubServer`, one ``asyncio.Protocol``, no framework.
 
 Why: the benchmark's client and stub server share 2 cores, and aiohttp.web spends about 0.4 ms of CPU per
 request (routing, request and response objects, header multidicts, a task per request), about as much as the
@@ -6,15 +6,27 @@ client it is measuring. This layer parses the request line, the headers and a ``
 body, hands the bytes to the stub's handler and writes one fixed-format response; the reply delay is a
 ``loop.call_later``, not a task. It speaks just enough HTTP for HTTP clients on loopback: keep-alive (the
 HTTP/1.1 default; ``Connection: close`` and HTTP/1.0 close after the reply), requests on one connection
-answered in order, ``Expect: 100-continue``. Not for anything but tests and benchmarks.
+answered in order, ``Expect: 100-continue``. Not for anything but tests and benchmarks, so it lives in bench/
+and is not installed: :class:`LeanStubServer` is the package's ``twofaced.testing.StubServer`` (same routes,
+replies, failure injection and counters) served through this layer, optionally on uvloop.
+
+    python bench/_lean_http.py --policy faker --delay 0.1 --port 8765 [--no-uvloop]   # serve until Ctrl-C
+
+``bench/engine_overhead.py`` starts it that way; ``tests/test_stub_lean.py`` checks it against real clients.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import threading
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
+
+from twofaced.testing import StubServer
+from twofaced.testing._stub_server import _error
 
 # handle(method, path, headers with lower-case names, body) -> (delay seconds, reply) where reply() gives
 # (status, extra headers, JSON body bytes) and is called after the delay.
@@ -178,3 +190,93 @@ async def serve_lean(handle: Handler, host: str, port: int, *, backlog: int = 10
         return LeanHTTPProtocol(handle, loop, on_connect, protocols)
 
     return LeanServer(await loop.create_server(factory, host, port, backlog=backlog), protocols)
+
+
+class LeanStubServer(StubServer):
+    """:class:`StubServer` served by the lean layer; ``connections`` counts accepted TCP connections.
+
+    ``uvloop=True`` runs its loop on uvloop where that is installed (``loop_name`` says which loop ran).
+    """
+
+    def __init__(self, policy: str = "faker", *, delay: float = 0.0, fail_first: int = 0, fail_status: int = 500,
+                 retry_after: float | None = None, api_key: str | None = None, host: str = "127.0.0.1",
+                 port: int = 0, uvloop: bool = False) -> None:
+        super().__init__(policy, delay=delay, fail_first=fail_first, fail_status=fail_status,
+                         retry_after=retry_after, api_key=api_key, host=host, port=port)
+        self.uvloop = uvloop
+        self.loop_name = "asyncio"
+        self.connections = 0
+
+    def _connected(self) -> None:
+        self.connections += 1
+
+    def _route(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[float, Any]:
+        """Route one request: (delay, reply thunk). Same answers as the aiohttp routes of :class:`StubServer`."""
+        path = path.split("?", 1)[0]
+        if path not in ("/v1/chat/completions", "/v1/messages"):
+            return 0.0, lambda: _error(404, f"no route {path}")
+        if method != "POST":
+            return 0.0, lambda: _error(405, f"method {method} not allowed")
+        failed = self._gate({"Authorization": headers.get("authorization", ""),
+                             "x-api-key": headers.get("x-api-key", "")})
+        if failed is not None:
+            return 0.0, lambda: failed
+        try:
+            body = json.loads(raw)
+            chat = path == "/v1/chat/completions"
+            messages = self._chat_messages(body) if chat else self._anthropic_messages(body)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            bad = _error(400, f"bad request body: {exc!r}")
+            return 0.0, lambda: bad
+        model = body.get("model", "stub")
+
+        def reply() -> Reply:
+            if chat:
+                return 200, None, self._chat_body(model, messages, self._answer(messages, body.get("seed")))
+            return 200, None, self._messages_body(model, self._answer(messages, None))
+
+        return self.delay, reply
+
+    def _new_loop(self) -> asyncio.AbstractEventLoop:
+        if self.uvloop:
+            try:
+                import uvloop  # type: ignore[import-not-found]  # optional, not a dependency
+            except ImportError:
+                pass
+            else:
+                self.loop_name = "uvloop"
+                return uvloop.new_event_loop()  # type: ignore[no-any-return,unused-ignore]  # Any without stubs
+        return asyncio.new_event_loop()
+
+    def _serve(self) -> None:
+        loop = self._new_loop()
+        self._loop = loop
+        lean = loop.run_until_complete(serve_lean(self._route, self.host, self.port, on_connect=self._connected))
+        self.port = lean.sockets[0].getsockname()[1]
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(lean.aclose())
+        loop.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python bench/_lean_http.py --policy faker --delay 0.1 --port 8765``: serve until Ctrl-C.
+
+    Prints one JSON line once listening: ``{"base_url": ..., "server": "lean", "loop": "asyncio"|"uvloop"}``.
+    """
+    parser = argparse.ArgumentParser(description="Loopback OpenAI-compatible stub server, lean HTTP layer")
+    parser.add_argument("--policy", default="faker")
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--no-uvloop", action="store_true", help="do not use uvloop even if installed")
+    args = parser.parse_args(argv)
+    server = LeanStubServer(args.policy, delay=args.delay, port=args.port, uvloop=not args.no_uvloop).start()
+    print(json.dumps({"base_url": server.base_url, "server": "lean", "loop": server.loop_name}), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
