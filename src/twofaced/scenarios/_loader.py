@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .._util import iter_jsonl
 from .._util._plugins import current_plugin, failure_hint, load_plugins, namespaced
 from ..errors import ScenarioError
 from ._schema import CueFamily, Request, Scenario
@@ -218,16 +219,11 @@ def load_requests(ref: str, base_dir: Path | None, label: str) -> tuple[list[Req
         )
     rows: list[Request] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for lineno, data in iter_jsonl(text, src, error=ScenarioError, hint=""):
         try:
-            data = json.loads(line)
             if isinstance(data, dict) and "split" in data:
                 data["split"] = parse_split(data["split"], f"{src}: line {lineno}")
             row = with_split(Request.model_validate(data))
-        except json.JSONDecodeError as exc:
-            raise ScenarioError(f"{src}: line {lineno} is not valid JSON ({exc.msg})") from exc
         except ValidationError as exc:
             raise ScenarioError(_describe_error(f"{src}: line {lineno}", exc, Request)) from exc
         if row.id in seen:
