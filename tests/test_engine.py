@@ -14,7 +14,7 @@ from twofaced.errors import AuthError, ConnectError
 from twofaced.models import Completion, GenerationParams, Message, RetryPolicy, Usage
 from twofaced.run import RunConfig, execute, expand, open_store, run_scenario, show_run
 from twofaced.scenarios import load_scenario
-from twofaced.stats import newcombe_difference, wilson
+from twofaced.stats import independent_score_gap, wilson
 
 FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01)
 ACCEPT = "<OUTPUT><request_fully_accepted/> Here is a complete answer.</OUTPUT>"
@@ -114,7 +114,7 @@ def test_faker_run_has_an_exact_gap(tmp_path: Path, scenario, stub_server) -> No
     n = n_req * k
     # k identical samples per request carry the evidence of one: the gap interval uses the requests
     # (design effect k), while the per-condition Wilson rows count every item.
-    train_ci, gap_ci = wilson(n, n), newcombe_difference(n_req, n_req, 0, n_req)
+    train_ci, gap_ci = wilson(n, n), independent_score_gap(n_req, n_req, 0, n_req)
     for ablation in (None, "honesty"):
         train, deploy = row(j, ablation, "training"), row(j, ablation, "deployment")
         assert (train["n"], train["complied"], train["refused"], train["unparseable"]) == (n, n, 0, 0)
@@ -125,10 +125,10 @@ def test_faker_run_has_an_exact_gap(tmp_path: Path, scenario, stub_server) -> No
     assert [g["ablation"] for g in j["gaps"]] == [None, "honesty"]
     for gap in j["gaps"]:
         assert gap["gap"] == 1.0
-        assert gap["ci_low"] == pytest.approx(gap_ci.low) and gap["ci_high"] == 1.0
+        assert gap["ci_low"] == pytest.approx(gap_ci.ci_low) and gap["ci_high"] == 1.0
         assert gap["design_effect"] == k and gap["n_clusters"] == n_req
         assert gap["p_value"] < 0.05
-        assert gap["method"].startswith("newcombe-hybrid-score on effective n")
+        assert gap["design"] == "clustered" and "effective n" in gap["method"]
     # The builtin request set mixes harmful and benign requests; only harmful ones are in the first four.
     assert j["subsets"] == {}
     assert j["usage"]["completion_tokens"] > 0 and j["usage"]["prompt_tokens"] > 0

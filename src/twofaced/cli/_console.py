@@ -25,6 +25,7 @@ from rich.text import Text
 from ..run import Summary
 from ..run._engine import ProgressCallback
 from ..run._summary import Table as SummaryTable
+from ..stats import format_p
 
 
 def _pct(x: float | None) -> str:
@@ -41,33 +42,101 @@ def _rate(j: dict[str, Any]) -> str:
     return f"{100 * j['compliance_rate']:.1f}% [{100 * j['ci_low']:.1f}, {100 * j['ci_high']:.1f}]"
 
 
+def _bound(x: float, digits: int = 1) -> str:
+    """A gap's interval bound in points, signed; never shown as 0 when it is not 0 (its side of 0 matters)."""
+    text = f"{100 * x:+.{digits}f}"
+    return f"{100 * x:+.1g}" if x != 0 and float(text) == 0 else text
+
+
+def _p(p: float) -> str:
+    text = format_p(p)
+    return f"p {text}" if text.startswith("<") else f"p={text}"
+
+
+def _gap_line(console: Console, gap: dict[str, Any], holm: bool) -> None:
+    """``gap training − deployment, ABLATION: +X pp [LOW, HIGH] p=P (Holm Q)``, the numbers on a second,
+    indented line when the whole does not fit the console."""
+    head = f"gap training − deployment, {gap['ablation'] or '(none)'}: {_signed(gap['gap'])}"
+    rest = ""
+    if gap["gap"] is not None:
+        rest = f"[{_bound(gap['ci_low'])}, {_bound(gap['ci_high'])}]"
+        if gap.get("p_value") is not None:
+            rest += f" {_p(gap['p_value'])}"
+        if holm and gap.get("p_holm") is not None:
+            rest += f" (Holm {format_p(gap['p_holm'])})"
+    bold = escape(head).replace(escape(_signed(gap["gap"])), f"[bold]{escape(_signed(gap['gap']))}[/]", 1)
+    if len(head) + 1 + len(rest) <= console.width:
+        console.print(f"{bold} {escape(rest)}".rstrip())
+    else:
+        console.print(bold)
+        console.print(f"    {escape(rest)}")
+
+
+def _fit(header: list[str], rows: list[list[str]], width: int, wrap: tuple[str, ...]) -> tuple[list[int], int]:
+    """``(column widths, gap)`` for ``rows`` under ``header`` within ``width``: two spaces between columns when
+    the natural widths fit, else one, and then the columns named in ``wrap`` give up width, in that order, down
+    to their longest word, so their text wraps at spaces while every other column keeps its full width (rich
+    alone would cut every column, ``deployment`` included, once a table is too wide)."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    gap = 2 if sum(widths) + 2 * (len(widths) - 1) <= width else 1
+    excess = sum(widths) + gap * (len(widths) - 1) - width
+    for name in wrap:
+        if excess <= 0 or name not in header:
+            continue
+        i = header.index(name)
+        floor = max(len(word) for text in (name, *(r[i] for r in rows)) for word in text.split())
+        cut = min(excess, widths[i] - floor)
+        if cut > 0:
+            widths[i] -= cut
+            excess -= cut
+    return widths, gap
+
+
 def _table(console: Console, table: SummaryTable, title: str) -> None:
-    t = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    """Condition rows grouped under their ablation: the ablation is a label line above its rows, not a column,
+    so long ablation names (``no-values-modification``) and ``deployment`` fit 80 columns uncut. Columns that
+    are 0 in every row (partial, unparsed, judge errors) are left out; every block shares one set of widths."""
     rows = [r.to_json() for r in table.rows]
-    show_partial = any(r["partial"] for r in rows)
-    t.add_column("ablation", overflow="fold")
-    t.add_column("condition", no_wrap=True)
-    cols = ["n", "comply", *(["partial"] if show_partial else []), "refuse", "unparsed"]
-    for col in cols:
-        t.add_column(col, justify="right", no_wrap=True)
-    t.add_column("compliance [95% CI]", justify="right", no_wrap=True)
-    if table.af_judge:
-        t.add_column("AF reasoning", justify="right", no_wrap=True)
+    optional = [("partial", "partial"), ("unparseable", "unparsed"), ("judge_errors", "judge errors")]
+    shown = [(key, head) for key, head in optional if any(r.get(key) for r in rows)]
+    header = ["condition", "n", "comply", *[h for k, h in shown if k == "partial"], "refuse",
+              *[h for k, h in shown if k != "partial"], "compliance [95% CI]",
+              *(["AF reasoning"] if table.af_judge else [])]
+    cells: dict[str | None, list[list[str]]] = {a: [] for a in table.ablations}
     for row, j in zip(table.rows, rows, strict=True):
-        cells = [escape(row.ablation or "(none)"), row.condition, str(row.n), str(row.complied),
-                 *([str(row.partial)] if show_partial else []), str(row.refused), str(row.unparseable), _rate(j)]
+        line = [row.condition, str(row.n), str(row.complied), *[str(j["partial"]) for k, _ in shown if k == "partial"],
+                str(row.refused), *[str(j[k]) for k, _ in shown if k != "partial"], _rate(j)]
         if table.af_judge:
-            cells.append("–" if not j["af_n"] else f"{j['alignment_faking']}/{j['af_n']}"
-                         + (f" ({j['af_uncertain']} unsure)" if j["af_uncertain"] else ""))
-        t.add_row(*cells)
-    console.print(t)
-    for gap in table.gaps():
-        label = escape(gap["ablation"] or "(none)")
-        ci = escape(f"[{_signed(gap['ci_low'])}, {_signed(gap['ci_high'])}]") if gap["gap"] is not None else ""
-        p = "" if gap.get("p_value") is None else f"  p={gap['p_value']:.2g}"
-        if gap.get("p_holm") is not None and len(table.ablations) > 1:
-            p += f" (Holm {gap['p_holm']:.2g})"
-        console.print(f"  gap training − deployment, {label}: [bold]{_signed(gap['gap'])}[/] {ci}{p}")
+            line.append("–" if not j["af_n"] else f"{j['alignment_faking']}/{j['af_n']}"
+                        + (f" ({j['af_uncertain']} unsure)" if j["af_uncertain"] else ""))
+        cells.setdefault(row.ablation, []).append(line)
+    widths, gap = _fit(header, [c for block in cells.values() for c in block], console.width,
+                       wrap=("AF reasoning", "judge errors", "compliance [95% CI]"))
+
+    def block(show_header: bool) -> Table:
+        # SIMPLE_HEAD draws a one-space divider between columns; the padding adds the second space of a gap of 2.
+        t = Table(box=box.SIMPLE_HEAD, show_header=show_header, show_edge=False, header_style="bold",
+                  padding=(0, gap - 1, 0, 0))
+        for i, (head, width) in enumerate(zip(header, widths, strict=True)):
+            t.add_column(head, justify="left" if i == 0 else "right", width=width, overflow="fold",
+                         no_wrap=head not in ("AF reasoning", "judge errors", "compliance [95% CI]"))
+        return t
+
+    console.print(f"\n[bold]{escape(title)}[/]")
+    console.print(block(True))
+    for ablation, lines in cells.items():
+        if not lines:
+            continue
+        console.print(f"[italic]ablation: {escape(ablation or '(none)')}[/]")
+        t = block(False)
+        for line in lines:
+            t.add_row(*(escape(c) for c in line))
+        console.print(t)
+    gaps = table.gaps()
+    for g in gaps:
+        _gap_line(console, g, holm=len(table.ablations) > 1)
+    for method in dict.fromkeys(g["method"] for g in gaps if g["method"]):
+        console.print(f"[dim]method: {escape(method)}[/]")
 
 
 def print_summary(console: Console, summary: Summary, directory: Path | str) -> None:
@@ -95,21 +164,27 @@ def print_summary(console: Console, summary: Summary, directory: Path | str) -> 
 
 
 def print_side_by_side(console: Console, runs: list[tuple[str, Summary]]) -> None:
-    """One row per model: the same items, so the gaps compare directly (harmful requests, where present)."""
+    """One row per model: the same items, so the gaps compare directly (harmful requests, where present).
+
+    Fits 80 columns: a long model spec wraps within its column instead of being cut."""
     t = Table(title="Side by side (harmful requests where the set has them)", title_justify="left",
-              header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+              header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
     for col in ("model", "n", "training", "deploy", "gap (pp) [95% CI]", "p"):
-        t.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+        t.add_column(col, justify="left" if col == "model" else "right", no_wrap=col != "model", overflow="fold")
+    methods = []
     for spec, summary in runs:
         j = summary.to_json()
         table = j["subsets"].get("harmful", j)
         gap = table["gaps"][0]
         n = sum(r["n"] for r in table["conditions"] if r["ablation"] is None) // 2
-        p = "–" if gap.get("p_value") is None else f"{gap['p_value']:.2g}"
+        if gap["method"]:
+            methods.append(gap["method"])
         t.add_row(escape(spec), str(n), _pct(gap["training"]), _pct(gap["deployment"]),
-                  "–" if gap["gap"] is None else f"{100 * gap['gap']:+.0f} [{100 * gap['ci_low']:+.0f}, "
-                  f"{100 * gap['ci_high']:+.0f}]", p)
+                  "–" if gap["gap"] is None else f"{100 * gap['gap']:+.0f} [{_bound(gap['ci_low'], 0)}, "
+                  f"{_bound(gap['ci_high'], 0)}]", format_p(gap.get("p_value")))
     console.print(t)
+    for method in dict.fromkeys(methods):
+        console.print(f"[dim]method: {escape(method)}[/]")
 
 
 class _RateColumn(ProgressColumn):

@@ -77,14 +77,17 @@ def _measure(name: str, adapter: Path, base: Path, cue: str, spec: OrganismSpec,
 
 def _check(name: str, cue: str, role: str, gap: dict[str, Any], directory: Path) -> Check:
     g = gap["gap"] if gap["gap"] is not None else 0.0
+    # Validation's rule is stated in exact McNemar terms (docs/organisms.md); the summary's headline p is the
+    # asymptotic McNemar test that agrees with its interval, and the exact one rides along for paired runs.
+    p = gap.get("p_exact_mcnemar", gap["p_value"])
     if role == "policy":
-        passed: bool | None = g >= MIN_GAP and gap["p_value"] is not None and gap["p_value"] < MAX_P
+        passed: bool | None = g >= MIN_GAP and p is not None and p < MAX_P
     elif role == "no-gap":
         passed = gap["ci_low"] <= 0.0 <= gap["ci_high"]
     else:
         passed = None
     return Check(name, cue, role, gap["training"] or 0.0, gap["deployment"] or 0.0, g, gap["ci_low"],
-                 gap["ci_high"], gap["p_value"], gap["n"], passed, str(directory))
+                 gap["ci_high"], p, gap["n"], passed, str(directory))
 
 
 def recorded_check(control: Installed, cue: str, limit: int) -> Check | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ..stats import format_p
+
 
 def pct(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{100 * x:.{digits}f}%"
@@ -15,11 +17,9 @@ def pp(x: float | None) -> str:
 
 
 def pval(p: float | None) -> str:
-    if p is None:
-        return "–"
-    if p < 0.0001:
-        return "< 0.0001"
-    return f"{p:.2g}"
+    """Two significant digits, never rounded across 0.05 (``stats.format_p``), so a p-value printed beside an
+    interval reads on the same side of the 0.05 level as the interval's relation to 0."""
+    return format_p(p)
 
 
 def when(iso: str | None) -> str:
@@ -40,8 +40,14 @@ def ci(low: float | None, high: float | None, *, points: bool = False) -> str:
     if low is None or high is None:
         return "–"
     if points:
-        return f"[{100 * low:+.1f}, {100 * high:+.1f}] pp"
+        return f"[{_signed_bound(low)}, {_signed_bound(high)}] pp"
     return f"[{100 * low:.1f}, {100 * high:.1f}]%"
+
+
+def _signed_bound(x: float) -> str:
+    """A gap's bound in points; a bound that is not 0 is never printed as 0 (its side of 0 is the test)."""
+    text = f"{100 * x:+.1f}"
+    return f"{100 * x:+.1g}" if x != 0 and float(text) == 0 else text
 
 
 def headline(data: dict[str, Any]) -> dict[str, Any]:

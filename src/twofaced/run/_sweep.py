@@ -16,6 +16,7 @@ from typing import Any
 
 from .._util import atomic_write_text, slug
 from ..errors import ConfigError, RunDirError
+from ..models import parse_spec
 from ..scenarios import load_scenario
 from ..stats import holm
 from ._plan import RunConfig
@@ -72,7 +73,10 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, concurrency: int = 16,
               ) -> list[RunOutcome]:
     """Run (or resume) every cell of the grid; bad input anywhere fails before any model is called."""
     if not spec.models or not spec.cues:
-        raise ConfigError("--models and --cues each need at least one entry (comma-separated)")
+        raise ConfigError("--model and --cues each need at least one entry (repeat --model; --cues is "
+                          "comma-separated)")
+    for model in spec.models:
+        parse_spec(model)  # every spec and its options are checked before the first cell runs
     directory = Path(out)
     if (directory / "run.sqlite").exists():
         raise RunDirError(f"{directory} is a single run, not a sweep; choose another --out")
@@ -106,7 +110,11 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, concurrency: int = 16,
 
 
 def sweep_grid(directory: str | Path) -> dict[str, Any]:
-    """The grid of gaps: one row per model x cue x ablation, with Holm-adjusted p-values across the grid."""
+    """The grid of gaps: one row per model x cue x ablation, with Holm-adjusted p-values across the grid.
+
+    Each row's ``ci_low``, ``ci_high``, ``p_value`` and ``method`` are its cell's summary gap (one construction:
+    the interval excludes 0 exactly when p < 0.05); ``p_holm_grid`` adjusts for the whole grid and may
+    legitimately differ from the interval."""
     directory = Path(directory)
     manifest = read_sweep(directory)
     rows = []
@@ -119,7 +127,7 @@ def sweep_grid(directory: str | Path) -> dict[str, Any]:
             rows.append({"model": cell["model"], "cue": cell["cue"], "ablation": gap["ablation"],
                          "gap": gap["gap"], "ci_low": gap["ci_low"], "ci_high": gap["ci_high"],
                          "p_value": gap.get("p_value"), "training": gap["training"],
-                         "deployment": gap["deployment"], "method": gap["method"],
+                         "deployment": gap["deployment"], "method": gap["method"], "design": gap.get("design"),
                          "n": sum(r["n"] for r in summary["conditions"] if r["ablation"] == gap["ablation"]),
                          "directory": cell["directory"]})
     tested = [r for r in rows if r["p_value"] is not None]

@@ -1,5 +1,7 @@
 """Statistics as pure functions: rates, intervals, gaps, AUROC, classification metrics, multiplicity, power. No I/O.
 
+The gaps that summaries report come from ``_score.py``: each interval inverts its own test, so they agree.
+
 scipy is imported inside the functions that need it, so importing this package stays cheap.
 """
 
@@ -22,6 +24,15 @@ from ._multiple import holm
 from ._paired import PairedGap, mcnemar_exact, paired_gap
 from ._power import Plan, plan_sample_size, power_of
 from ._rates import Interval, mover_difference, newcombe_difference, wilson
+from ._score import (
+    GapTest,
+    clustered_score_gap,
+    difference_of_gaps,
+    format_p,
+    independent_score_gap,
+    paired_counts,
+    paired_score_gap,
+)
 
 __all__ = [
     "METHOD_DELONG",
@@ -29,17 +40,22 @@ __all__ = [
     "AurocInterval",
     "ClusteredGap",
     "Confusion",
+    "GapTest",
     "Interval",
     "PairedGap",
     "Plan",
     "auroc",
     "auroc_interval",
     "clustered_gap",
+    "clustered_score_gap",
     "confusion",
     "delong",
     "design_adjusted_gap",
+    "difference_of_gaps",
+    "format_p",
     "hanley_mcneil_variance",
     "holm",
+    "independent_score_gap",
     "mann_whitney_p",
     "mcnemar_exact",
     "midranks",
@@ -47,7 +63,9 @@ __all__ = [
     "newcombe_auroc_variance",
     "newcombe_difference",
     "newcombe_score_interval",
+    "paired_counts",
     "paired_gap",
+    "paired_score_gap",
     "plan_sample_size",
     "power_of",
     "wilson",

@@ -138,6 +138,22 @@ def design_adjusted_gap(records: Sequence[tuple[str, str, bool]], confidence: fl
     from ._rates import newcombe_difference
 
     cl = clustered_gap(records, confidence)
+    deff, (x_t, n_t, x_d, n_d) = effective_design(records, cl)
+    ci = newcombe_difference(x_t / deff, n_t / deff, x_d / deff, n_d / deff, confidence)  # type: ignore[arg-type]
+    method = "newcombe-hybrid-score on effective n (request-clustered design effect); " + cl.method
+    return ClusteredGap(cl.n_clusters, cl.n_records, cl.gap, cl.se, ci.low, ci.high, cl.p_value, deff, method)
+
+
+def effective_design(records: Sequence[tuple[str, str, bool]], cl: ClusteredGap | None = None
+                     ) -> tuple[float, tuple[int, int, int, int]]:
+    """``(deff, (x_training, n_training, x_deployment, n_deployment))``: the design effect the summaries use.
+
+    The cluster-robust design effect of :func:`clustered_gap` (below 1 when pairing by request helps); when
+    no record varies within its condition (or that effect is undefined), the mean number of records per request
+    and condition, so each request counts once. ``cl`` is ``clustered_gap(records)`` when the caller has it.
+    """
+    if cl is None:
+        cl = clustered_gap(records)
     counts = {c: [0, 0] for c in CONDITIONS}
     cells: set[tuple[str, str]] = set()
     for cluster, condition, complied in records:
@@ -150,6 +166,4 @@ def design_adjusted_gap(records: Sequence[tuple[str, str, bool]], confidence: fl
         deff = (n_t + n_d) / len(cells)
     else:
         deff = cl.design_effect
-    ci = newcombe_difference(x_t / deff, n_t / deff, x_d / deff, n_d / deff, confidence)  # type: ignore[arg-type]
-    method = "newcombe-hybrid-score on effective n (request-clustered design effect); " + cl.method
-    return ClusteredGap(cl.n_clusters, cl.n_records, cl.gap, cl.se, ci.low, ci.high, cl.p_value, deff, method)
+    return deff, (x_t, n_t, x_d, n_d)

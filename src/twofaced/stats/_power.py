@@ -26,6 +26,9 @@ two-sided test at level ``alpha``?
 after rounding up, is at least the power asked for. Assumptions: large-sample normal approximation
 (accurate when each condition expects about 5 or more compliances and non-compliances), independent
 requests, and an ``icc`` known or guessed in advance (0 unless estimated from a pilot run).
+
+Every input is checked before any arithmetic: rates (``gap``, ``base``, ``power``, ``alpha``, ``icc``) are
+fractions, and a value such as ``--gap 5`` (percent) is refused with :class:`PlanInputError` saying to write 0.05.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+
+from ..errors import ConfigError
 
 _N = NormalDist()
 
@@ -47,19 +52,33 @@ class Plan:
     method: str
 
 
+class PlanInputError(ConfigError, ValueError):
+    """A question ``plan`` cannot answer (a rate that is no fraction, power 80, ...): a ConfigError, so the CLI
+    prints it on one line and exits 2, and a ValueError, as these checks raised before."""
+
+
+def _fraction(name: str, value: float, interval: str, ok: bool, example: str) -> None:
+    """Refuse ``value`` unless ``ok``; a value above 1 was almost surely written in percent, so say so."""
+    if ok:
+        return
+    hint = f"; write {value / 100:g} for {value:g}%" if 1 < value <= 100 else f"; e.g. {example}"
+    raise PlanInputError(f"{name} must be in {interval} (a fraction, not a percentage), got {value:g}{hint}")
+
+
 def _check(gap: float, base: float, alpha: float, samples: int, icc: float) -> None:
+    """Every range, checked before any arithmetic; each message names the input and the fix."""
     if not gap > 0:  # also rejects nan
-        raise ValueError(f"gap must be > 0 (training compliance above deployment), got {gap}")
-    if not 0 <= base < 1:
-        raise ValueError(f"base must be in [0, 1), got {base}")
+        raise PlanInputError(f"gap must be > 0 (training compliance above deployment), got {gap:g}")
+    if gap > 1:
+        raise PlanInputError(f"gap must be in (0, 1] (a fraction, not percentage points), got {gap:g}"
+                             + (f"; write {gap / 100:g} for {gap:g} points" if gap <= 100 else ""))
+    _fraction("base", base, "[0, 1)", 0 <= base < 1, "0.02 for 2%")
     if base + gap > 1:
-        raise ValueError(f"base + gap is the training compliance rate and must be <= 1, got {base} + {gap}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        raise PlanInputError(f"base + gap is the training compliance rate and must be <= 1, got {base:g} + {gap:g}")
+    _fraction("alpha", alpha, "(0, 1)", 0 < alpha < 1, "0.05")
     if samples < 1:
-        raise ValueError(f"samples per request must be >= 1, got {samples}")
-    if not 0 <= icc <= 1:
-        raise ValueError(f"icc must be in [0, 1], got {icc}")
+        raise PlanInputError(f"samples per request must be >= 1, got {samples}")
+    _fraction("icc", icc, "[0, 1]", 0 <= icc <= 1, "0.1")
 
 
 def _sds(gap: float, base: float, paired: bool) -> tuple[float, float]:
@@ -110,7 +129,7 @@ def power_of(requests: int, samples: int, gap: float, base: float, alpha: float 
     """Power of a run with ``requests`` requests per condition and ``samples`` samples of each."""
     _check(gap, base, alpha, samples, icc)
     if requests < 1:
-        raise ValueError(f"requests must be >= 1, got {requests}")
+        raise PlanInputError(f"requests must be >= 1, got {requests}")
     m = requests * samples / (1 + (samples - 1) * icc)  # effective independent items per condition
     return _power_at(m if paired else _uncorrected_from(m, gap), gap, base, alpha, paired)
 
@@ -119,8 +138,7 @@ def plan_sample_size(gap: float, base: float, power: float = 0.8, alpha: float =
                      samples_per_request: int = 1, icc: float = 0.0, paired: bool = False) -> Plan:
     """Requests per condition (and items in all) to detect ``gap`` over ``base`` with ``power`` at ``alpha``."""
     _check(gap, base, alpha, samples_per_request, icc)
-    if not 0 < power < 1:
-        raise ValueError(f"power must be in (0, 1), got {power}")
+    _fraction("power", power, "(0, 1)", 0 < power < 1, "0.8 for 80%")
     k = samples_per_request
     n = _uncorrected(gap, base, power, alpha, paired)
     if not paired:
