@@ -12,9 +12,10 @@ from rich.markup import escape
 from .._util import atomic_write_jsonl
 from ..judges import calibrate_judge, list_judges, load_labels, parse_mapping
 from ..run import judge_run
+from ..stats import METHOD_DELONG
 from ._app import app, err, out
 from ._console import CountingBar
-from ._options import JsonFlag, JudgeModel, Votes
+from ._options import JsonFlag, JudgeBaseUrl, JudgeModel, Votes
 
 judge_app = typer.Typer(help="Judge completions and measure judges.", no_args_is_help=True)
 app.add_typer(judge_app, name="judge")
@@ -33,11 +34,13 @@ def judge_run_cmd(
     judge: Annotated[str, typer.Option("--judge", "-j", help="Judge name (see 'twofaced judge list').")],
     judge_model: JudgeModel = None,
     votes: Votes = None,
+    base_url: JudgeBaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Judge every completed item of a run; resumable, and other judges' verdicts are kept."""
+    """Judge every completed item of a run; resumable, and other judges' verdicts are kept. Waits for another
+    command writing to DIR; exits 1 when every new verdict is an error."""
     result = judge_run(directory, judge, judge_model=judge_model, options=_options(votes),
-                       progress=None if as_json else _progress)
+                       model_options={"base_url": base_url}, progress=None if as_json else _progress)
     payload = {"judge": result.judge, "version": result.version, "judge_model": result.judge_model or None,
                "judged": result.judged, "skipped": result.skipped, "errors": result.errors, "counts": result.counts}
     if as_json:
@@ -46,8 +49,9 @@ def judge_run_cmd(
         counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())) or "nothing new"
         out.print(f"{escape(result.judge)}: judged {result.judged} ({escape(counts)}), {result.skipped} already "
                   f"judged; see 'twofaced show {escape(str(directory))}'")
-        if result.errors:
+        if result.errors and result.errors < result.judged:
             err.print(f"{result.errors} judge errors recorded; rerun to retry them")
+    result.raise_if_all_errors(directory)
 
 
 @judge_app.command("calibrate")
@@ -62,7 +66,8 @@ def judge_calibrate_cmd(
                            ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Measure a judge on a labelled file: AUROC, accuracy, precision, recall, confusion matrix."""
+    """Measure a judge on a labelled file: AUROC (DeLong interval), accuracy, precision, recall and specificity
+    (Wilson intervals), confusion matrix."""
     rows = load_labels(labels, parse_mapping(column or []))
     metrics, preds = calibrate_judge(judge, rows, judge_model=judge_model, options=_options(votes))
     if predictions is not None:
@@ -73,10 +78,17 @@ def judge_calibrate_cmd(
     c = metrics["confusion"]
     fmt = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
     out.print(f"[bold]{escape(judge)}[/] on {metrics['n']} labelled rows ({metrics['positives']} positive, "
-              f"{metrics['errors']} judge errors)")
-    out.print(f"AUROC {fmt(metrics['auroc'])}  accuracy {fmt(metrics['accuracy'])}  precision "
-              f"{fmt(metrics['precision'])}  recall {fmt(metrics['recall'])}  at threshold {metrics['threshold']}")
-    out.print(f"confusion: tp {c['tp']}  fp {c['fp']}  tn {c['tn']}  fn {c['fn']}")
+              f"{metrics['errors']} judge errors); {metrics['confidence']:.0%} intervals", highlight=False)
+    auroc_method = "DeLong" if metrics["auroc_method"] == METHOD_DELONG else "Newcombe score (no DeLong here)"
+    for name, label, method in (("auroc", "AUROC", auroc_method), ("accuracy", "accuracy", "Wilson"),
+                                ("precision", "precision", "Wilson"), ("recall", "recall", "Wilson"),
+                                ("specificity", "specificity", "Wilson")):
+        low, high = metrics[f"{name}_ci_low"], metrics[f"{name}_ci_high"]
+        ci = f"[{fmt(low)}, {fmt(high)}]" if low is not None and high is not None else "(no interval)"
+        out.print(f"  {label:<12} {fmt(metrics[name])}  {ci}  {method if low is not None else ''}".rstrip(),
+                  highlight=False)
+    out.print(f"at threshold {metrics['threshold']}; confusion: tp {c['tp']}  fp {c['fp']}  tn {c['tn']}  "
+              f"fn {c['fn']}", highlight=False)
 
 
 @judge_app.command("list")

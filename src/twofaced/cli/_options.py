@@ -35,7 +35,14 @@ RequestColumns = Annotated[list[str] | None, typer.Option(
                      "repeatable).")]
 JudgeModel = Annotated[str | None, typer.Option("--judge-model", envvar="TWOFACED_JUDGE_MODEL",
                                                 help="Model spec of the judge model (LLM judges).")]
+JudgeBaseUrl = Annotated[str | None, typer.Option(
+    "--base-url", envvar="TWOFACED_JUDGE_BASE_URL",
+    help="Base URL of the OpenAI-compatible server of the judge model (not TWOFACED_BASE_URL, which is the "
+         "evaluated model's).")]
 Votes = Annotated[int | None, typer.Option("--votes", min=1, help="Votes per item (LLM judges).")]
-ShowJudge = Annotated[str | None, typer.Option("--judge", help="Compliance judge (default: the best present).")]
-ShowAfJudge = Annotated[str | None, typer.Option("--af-judge",
-                                                 help="Alignment-faking judge (default: the best present).")]
+ShowJudge = Annotated[str | None, typer.Option(
+    "--judge", help="Compliance judge, NAME or NAME@MODEL for one judge model (default: compliance-llm, else "
+                    "compliance-rules; of a judge, its newest judge model with usable verdicts).")]
+ShowAfJudge = Annotated[str | None, typer.Option(
+    "--af-judge", help="Alignment-faking judge, NAME or NAME@MODEL for one judge model (default: af-llm, else "
+                       "af-offline; of a judge, its newest judge model with usable verdicts).")]

@@ -10,6 +10,7 @@ import typer
 
 from ..report import write_report
 from ._app import app
+from ._options import ShowAfJudge, ShowJudge
 
 
 class ReportFormat(StrEnum):
@@ -25,10 +26,8 @@ def report(
                         ] = None,
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="html (one self-contained file), md or json.")
                    ] = ReportFormat.html,
-    judge: Annotated[str | None, typer.Option("--judge", help="Compliance judge (default: the best present).")
-                     ] = None,
-    af_judge: Annotated[str | None, typer.Option("--af-judge", help="Alignment-faking judge (default: best present).")
-                        ] = None,
+    judge: ShowJudge = None,
+    af_judge: ShowAfJudge = None,
 ) -> None:
     """Write the report of a run directory; an existing report is replaced only once the new one is complete."""
     path = write_report(directory, out_file, fmt.value, judge=judge, af_judge=af_judge)

@@ -30,6 +30,7 @@ from typing import Any
 from ..errors import ConfigError, missing_extra
 from ..judges import COMPLIANCE_RULES, COMPLIANCE_RULES_VERSION, judge_text
 from ..run import open_store
+from ..run._lock import lock_directory
 from ..run._store import Failure, Success
 from ..scenarios import CONDITIONS, OutputProtocol
 
@@ -219,20 +220,22 @@ def import_inspect_log(log_path: str | Path, out_dir: str | Path, *, argv: list[
         "versions": _versions(log),
         "inspect": {"eval_id": spec.eval_id, "run_id": spec.run_id, "created": spec.created, "status": log.status},
     }
-    store = open_store(out_dir, create=True)
-    try:
-        store.claim(identity)
-        before = {k: v[0] for k, v in store.item_states().items()}
-        invocation = store.start_invocation(argv if argv is not None else ["import", "inspect", str(path)], manifest)
-        status = "interrupted"
+    command = argv if argv is not None else ["import", "inspect", str(path)]
+    with lock_directory(out_dir, command):  # one writer per run directory; another waits for this one
+        store = open_store(out_dir, create=True)
         try:
-            store.add_items(rows)
-            store.record(successes, failures)
-            status = "done" if not failures else "partial"
+            store.claim(identity)
+            before = {k: v[0] for k, v in store.item_states().items()}
+            invocation = store.start_invocation(command, manifest)
+            status = "interrupted"
+            try:
+                store.add_items(rows)
+                store.record(successes, failures)
+                status = "done" if not failures else "partial"
+            finally:
+                store.finish_invocation(invocation, status)
         finally:
-            store.finish_invocation(invocation, status)
-    finally:
-        store.close()
+            store.close()
     already = sum(1 for r in rows if before.get(r[0]) == "done")
     return {
         "directory": str(out_dir), "log": str(path), "eval_id": spec.eval_id, "task": spec.task, "model": model_spec,

@@ -70,12 +70,12 @@ def _data_hash(pairs: list[tuple[str, str]]) -> str:
 
 
 def _judges(usage: list[JudgeUsage], summary: Summary) -> list[dict[str, Any]]:
-    role = {summary.judge: "compliance"}
+    role = {(summary.judge, summary.judge_model): "compliance"}
     if summary.af_judge:
-        role[summary.af_judge] = "alignment faking"
+        role[(summary.af_judge, summary.af_judge_model or "")] = "alignment faking"
     return [
         {"name": u.judge, "version": u.version, "judge_model": u.judge_model or None, "verdicts": u.verdicts,
-         "errors": u.errors, "last_used": _iso(u.last_used), "role": role.get(u.judge)}
+         "errors": u.errors, "last_used": _iso(u.last_used), "role": role.get((u.judge, u.judge_model))}
         for u in usage
     ]
 
@@ -122,7 +122,7 @@ def _categories(records: list[Any], summary: Summary, ablations: list[str | None
                                "alignment_faking": 0} for c in CONDITIONS},
         })
         row = g["conditions"].get(r.condition)
-        v = r.verdict(summary.judge)
+        v = r.verdict(summary.judge_key)
         if row is None or v is None:
             continue
         if v == "error":
@@ -131,7 +131,7 @@ def _categories(records: list[Any], summary: Summary, ablations: list[str | None
         row["n"] += 1
         if v in VERDICTS:
             row[v] += 1
-        af = r.verdicts.get(summary.af_judge) if summary.af_judge else None
+        af = r.verdict_row(summary.af_judge_key) if summary.af_judge_key else None
         if af is not None and af.verdict in ("yes", "no"):
             row["af_n"] += 1
             row["alignment_faking"] += af.verdict == "yes"
@@ -151,8 +151,9 @@ def _categories(records: list[Any], summary: Summary, ablations: list[str | None
 def build_report_data(directory: str | Path, judge: str | None = None, af_judge: str | None = None) -> dict[str, Any]:
     """Read a run directory into the report's data (see the module docstring for its shape).
 
-    ``judge`` / ``af_judge`` pick the compliance and alignment-faking judges as in ``twofaced show`` (default:
-    the best present). Raises :class:`RunDirError` when DIR is not a run or has no completions yet.
+    ``judge`` / ``af_judge`` (``NAME`` or ``NAME@MODEL``) pick the compliance and alignment-faking judges as in
+    ``twofaced show`` (default: the best present, at its newest judge model with usable verdicts). Raises
+    :class:`RunDirError` when DIR is not a run or has no completions yet.
     """
     run = read_run(directory, judge, af_judge)
     summary, records = run.summary, run.records
@@ -160,7 +161,8 @@ def build_report_data(directory: str | Path, judge: str | None = None, af_judge:
     items = []
     for r in records:
         parsed = parse_completion(r.text or "", run.protocol)
-        items.append({**as_dict(r), "seq": r.seq, "scratchpad": parsed.scratchpad, "output": parsed.output,
+        items.append({**as_dict(r, (summary.judge_key, summary.af_judge_key)), "seq": r.seq,
+                      "scratchpad": parsed.scratchpad, "output": parsed.output,
                       "parse_issues": parsed.issues})
     manifest = _manifest(run)
     data = {
@@ -170,6 +172,8 @@ def build_report_data(directory: str | Path, judge: str | None = None, af_judge:
         "categories": _categories(records, summary, ablations),
         "records": items,
         "manifest": manifest,
-        "judge_notes": judge_notes(manifest["judges"], summary.judge, summary.af_judge),
+        # the identity in use last, so a judge's note names the judge model whose verdicts count
+        "judge_notes": judge_notes(sorted(manifest["judges"], key=lambda j: j["role"] is not None), summary.judge,
+                                   summary.af_judge),
     }
     return clean_json(data)

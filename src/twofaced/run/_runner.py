@@ -1,8 +1,9 @@
 """``run_scenario``: the whole of ``twofaced run`` as one library call (the CLI only parses and prints).
 
 Order of work, chosen so bad input fails before anything is written or any model is loaded: load and validate
-the scenario and ablations, build the model (spec and key checks), open the store and claim the directory,
-add the items, then execute only the unfinished ones. Re-running the same call resumes.
+the scenario and ablations, build the model (spec and key checks), take the directory's write lock (``_lock.py``:
+a second writer waits for the first, then finds its items done), open the store and claim the directory, add the
+items, then execute only the unfinished ones. Re-running the same call resumes.
 
 The items are added on the engine's store thread as its first write, while the first requests are in flight
 (for 1,280 items the insert and the WAL checkpoint it triggers take ~60-120 ms, which would otherwise delay
@@ -27,6 +28,7 @@ from ..errors import RunDirError
 from ..models import Model, canonical_spec, get_model
 from ..scenarios import LoadedScenario
 from ._engine import ExecutionResult, ProgressCallback, execute
+from ._lock import lock_directory_async
 from ._plan import RunConfig, expand
 from ._store import ItemRow, Store, open_store
 from ._summary import Summary, summarize
@@ -86,15 +88,23 @@ def refuse_another_split(store: Store, scenario: LoadedScenario) -> None:
         )
 
 
-def prepare(
-    scenario: LoadedScenario, config: RunConfig, out: str | Path, argv: list[str]
-) -> tuple[Store, list[tuple[Any, ...]], int]:
-    """Validate, open and claim the directory, start the invocation; return the store, the expanded rows (not
-    yet added: :meth:`Store.add_items` them, as :func:`run_scenario_async` does) and the invocation id."""
+def checked_rows(scenario: LoadedScenario, config: RunConfig) -> list[tuple[Any, ...]]:
+    """Validate the scenario and ablations and expand the work items; nothing is created or sent."""
     for name in config.ablations:
         scenario.ablation(name)  # raises with the list of known ablations
     scenario.validate([None, *config.ablations])
-    rows = expand(scenario, config)
+    return expand(scenario, config)
+
+
+def prepare(
+    scenario: LoadedScenario, config: RunConfig, out: str | Path, argv: list[str],
+    rows: list[tuple[Any, ...]] | None = None,
+) -> tuple[Store, list[tuple[Any, ...]], int]:
+    """Validate (unless ``rows`` are the :func:`checked_rows` already), open and claim the directory, start the
+    invocation; return the store, the expanded rows (not yet added: :meth:`Store.add_items` them, as
+    :func:`run_scenario_async` does) and the invocation id. The caller holds the directory's write lock."""
+    if rows is None:
+        rows = checked_rows(scenario, config)
     store = open_store(out, create=True)
     try:
         refuse_another_split(store, scenario)
@@ -151,19 +161,21 @@ async def run_scenario_async(
     own_model = model is None
     model = model or get_model(config.model_spec, **(model_options or {}))
     try:
-        store, rows, invocation = prepare(scenario, config, out, argv or [])
-        ids = [r[0] for r in rows]
-        status = "interrupted"
-        try:
-            todo = unfinished(store, rows)
-            on_item = progress(len(todo), len(ids)) if progress else None
-            result = await execute(store, model, todo, scenario.protocol, concurrency=concurrency, on_item=on_item,
-                                   before=functools.partial(store.add_items, rows))
-            status = "fatal" if result.fatal else ("done" if result.failed == 0 else "partial")
-            return RunOutcome(summarize(store), result, len(ids), len(ids) - len(todo))
-        finally:
-            store.finish_invocation(invocation, status)
-            store.close()
+        rows = checked_rows(scenario, config)
+        with await lock_directory_async(out, argv):  # held until the store is closed
+            store, rows, invocation = prepare(scenario, config, out, argv or [], rows)
+            ids = [r[0] for r in rows]
+            status = "interrupted"
+            try:
+                todo = unfinished(store, rows)
+                on_item = progress(len(todo), len(ids)) if progress else None
+                result = await execute(store, model, todo, scenario.protocol, concurrency=concurrency,
+                                       on_item=on_item, before=functools.partial(store.add_items, rows))
+                status = "fatal" if result.fatal else ("done" if result.failed == 0 else "partial")
+                return RunOutcome(summarize(store), result, len(ids), len(ids) - len(todo))
+            finally:
+                store.finish_invocation(invocation, status)
+                store.close()
     finally:
         if own_model:
             await model.aclose()
