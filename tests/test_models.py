@@ -67,8 +67,9 @@ def verdict(text: str) -> str:
         ("openai/org/model:tag?max_concurrency=8&timeout=2.5", ("openai", "org/model:tag",
                                                                  {"max_concurrency": 8, "timeout": 2.5})),
         ("anthropic/claude-x?max_concurrency=2", ("anthropic", "claude-x", {"max_concurrency": 2})),
-        ("mock/faker?delay=0.1&flag=yes&name=abc&empty=", ("mock", "faker",
-                                                          {"delay": 0.1, "flag": True, "name": "abc", "empty": ""})),
+        ("mock/faker?delay=0.1&max_concurrency=2", ("mock", "faker", {"delay": 0.1, "max_concurrency": 2})),
+        ("embedded?prefix_reuse=0&n_threads=2&path=/m.gguf", ("embedded", "", {"prefix_reuse": False, "n_threads": 2,
+                                                                               "path": "/m.gguf"})),
     ],
 )
 def test_parse_spec_forms(spec: str, expected: tuple[str, str, dict[str, Any]]) -> None:
@@ -130,6 +131,157 @@ def test_spec_options_win_over_defaults() -> None:
     model = get_model("mock/faker?delay=0.5&max_concurrency=3", delay=0.1, base_url=None)
     assert (model.spec, model.delay, model.max_concurrency) == ("mock/faker", 0.5, 3)
     assert get_model("mock/faker", delay=0.25).delay == 0.25
+
+
+# -- declared options: checked by name and kind before the backend is built -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("mock/faker?delay=abc", "option 'delay' must be a number (seconds to wait before each answer), got 'abc'; "
+                                 "valid options: delay (number), max_concurrency (integer)"),
+        ("mock/faker?dealy=1", "unknown option 'dealy' (did you mean 'delay'?); valid options: delay (number), "
+                               "max_concurrency (integer)"),
+        ("mock/faker?delay=-1", "option 'delay' must be >= 0"),
+        ("mock/faker?delay=inf", "option 'delay' must be a number"),
+        ("mock/faker?max_concurrency=2.5", "option 'max_concurrency' must be an integer"),
+        ("mock/faker?max_concurrency=0", "option 'max_concurrency' must be >= 1"),
+        ("embedded?prefix_reuse=maybe", "option 'prefix_reuse' must be true or false"),
+        ("embedded?n_ctx=big", "option 'n_ctx' must be an integer"),
+        ("openai/m?timeout=soon", "option 'timeout' must be a number"),
+        ("openai/m?retry=3", "option 'retry' (a RetryPolicy for rate limits and server errors) can only be passed "
+                             "from Python"),
+        ("anthropic/m?max_concurency=2", "did you mean 'max_concurrency'?"),
+        ("organism:tier-faker?backend=tf", "option 'backend' must be one of llama, torch, got 'tf'"),
+        ("organism:tier-faker?batch_size=x", "option 'batch_size' must be an integer"),
+    ],
+)
+def test_spec_options_are_checked_before_the_backend_is_built(spec: str, message: str) -> None:
+    for call in (parse_spec, get_model):
+        with pytest.raises(ModelSpecError) as info:
+            call(spec)
+        text = str(info.value)
+        assert text.startswith(f"bad option for model spec {spec!r}: ") and message in text
+        assert "\n" not in text
+
+
+def test_options_of_the_other_organism_engine_are_refused_before_loading() -> None:
+    with pytest.raises(ModelSpecError, match="option 'batch_size' needs backend=torch; with backend=llama the "
+                                             "options are: backend, n_ctx, n_threads, prefix_reuse"):
+        get_model("organism:no-such-organism?batch_size=2")
+    with pytest.raises(ModelSpecError, match="option 'n_ctx' needs backend=llama"):
+        get_model("organism:no-such-organism?backend=torch&n_ctx=512")
+
+
+def test_defaults_are_checked_and_base_url_is_dropped_where_unused() -> None:
+    assert get_model("mock/faker", base_url="http://127.0.0.1:1/v1", delay="0.25").delay == 0.25
+    with pytest.raises(ModelSpecError, match="unknown option 'api_key'; valid options: delay"):
+        get_model("mock/faker", api_key="sk")
+    with pytest.raises(ModelSpecError, match="option 'delay' must be a number"):
+        get_model("mock/faker", delay=[1])
+    model = get_model("openai/m", base_url="http://127.0.0.1:1/v1", retry=FAST, max_concurrency=3)
+    assert (model.max_concurrency, model._retry) == (3, FAST)  # type: ignore[attr-defined]
+
+
+def test_undeclared_plugin_options_pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_registry, "_BACKENDS", dict(_registry._BACKENDS))
+    seen: dict[str, Any] = {}
+
+    def _free(name: str, options: dict[str, Any]) -> Model:
+        seen.update(options)
+        return get_model("mock/refuse")
+
+    register_backend("free", "free/NAME", "declares no options")(_free)
+    assert parse_spec("free/x?delay=0.1&flag=yes&name=abc&empty=&n=3") == (
+        "free", "x", {"delay": 0.1, "flag": True, "name": "abc", "empty": "", "n": 3})
+    get_model("free/x?colour=red", base_url="http://u", retry=FAST)
+    assert seen == {"colour": "red", "base_url": "http://u", "retry": FAST}
+
+
+def test_plugin_declared_options_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from twofaced.models import BackendOption
+    from twofaced.models._mock import MockModel
+
+    monkeypatch.setattr(_registry, "_BACKENDS", dict(_registry._BACKENDS))
+    options = {"delay": BackendOption("number", "seconds", minimum=0),
+               "tone": BackendOption("string", "how it answers", choices=("plain", "curt"))}
+
+    def _lab(name: str, options: dict[str, Any]) -> Model:
+        options.pop("tone", None)
+        return MockModel(name or "refuse", **options)
+
+    register_backend("lab2", "lab2/POLICY", "a plugin with options", options=options)(_lab)
+    assert parse_spec("lab2/comply?delay=0.5&tone=curt") == ("lab2", "comply", {"delay": 0.5, "tone": "curt"})
+    with pytest.raises(ModelSpecError, match="option 'tone' must be one of plain, curt, got 'loud'"):
+        parse_spec("lab2?tone=loud")
+    with pytest.raises(ModelSpecError, match=r"unknown option 'max_concurrency'; valid options: delay \(number\), "
+                                             r"tone \(plain\|curt\)"):
+        get_model("lab2?max_concurrency=2")
+    assert get_model("lab2", base_url="http://u").spec == "mock/refuse"  # --base-url: not declared, dropped
+    with pytest.raises(TypeError, match="BackendOption"):
+        register_backend("lab3", "lab3", "bad", options={"x": "number"})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="option kind must be one of"):
+        BackendOption("float", "x")  # type: ignore[arg-type]
+
+
+def _keywords(cls: type, *, skip: tuple[str, ...] = ()) -> set[str]:
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters.values()  # type: ignore[misc]
+    return {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in skip}
+
+
+def test_declared_options_match_the_constructors() -> None:
+    from twofaced.models import _options
+    from twofaced.models._anthropic import AnthropicModel
+    from twofaced.models._embedded import EmbeddedModel
+    from twofaced.models._mock import MockModel
+    from twofaced.models._openai_compat import OpenAICompatModel
+    from twofaced.models._transformers import TransformersModel
+    from twofaced.organisms._backend import ORGANISM_OPTIONS
+
+    assert set(_options.MOCK_OPTIONS) == _keywords(MockModel)
+    assert set(_options.EMBEDDED_OPTIONS) == _keywords(EmbeddedModel, skip=("spec",))
+    assert set(_options.OPENAI_OPTIONS) == _keywords(OpenAICompatModel)
+    assert set(_options.ANTHROPIC_OPTIONS) == _keywords(AnthropicModel)
+    assert set(_options.TRANSFORMERS_OPTIONS) == _keywords(TransformersModel, skip=("spec",))
+    # organism:NAME passes path, lora_path and spec itself
+    llama = _keywords(EmbeddedModel, skip=("spec", "path", "lora_path"))
+    assert set(ORGANISM_OPTIONS) == {"backend"} | llama | set(_options.TRANSFORMERS_OPTIONS)
+    for backend in list_backends():
+        if backend.prefix in ("embedded", "openai", "anthropic", "mock", "organism"):
+            assert backend.options, backend.prefix
+
+
+def test_models_list_shows_each_backends_options(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from twofaced.cli import main
+
+    main(["models", "list", "--json"])
+    rows = {r["prefix"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["mock"]["options"]["delay"] == {"type": "number", "description": "seconds to wait before each answer",
+                                                "minimum": 0}
+    assert rows["organism"]["options"]["backend"]["choices"] == ["llama", "torch"]
+    assert rows["openai"]["options"]["retry"]["type"] == "Python only"
+    main(["models", "list"])
+    text = capsys.readouterr().out
+    assert "?delay=<number>  seconds to wait before each answer" in text
+    assert "?backend=<llama|torch>" in text and "?retry=" not in text
+
+
+def test_run_with_a_bad_option_creates_nothing(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "twofaced.cli", "run", "--model", "mock/faker?delay=abc", "--out",
+                           str(out), "--limit", "2"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: bad option for model spec 'mock/faker?delay=abc': option 'delay' must be")
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_builtin_backends_are_listed() -> None:

@@ -163,3 +163,42 @@ def test_power_of_rejects_no_requests_and_handles_extremes() -> None:
     assert plan_sample_size(gap=1.0, base=0.0).requests >= 1  # every training item complies, none in deployment
     assert power_of(100, 1, 1.0, 0.0) == 1.0
     assert power_of(1, 1, 0.01, 0.5) < 0.06  # hopeless runs have about alpha / 2 power, not nonsense
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"gap": 5, "base": 0.02}, "gap must be in (0, 1] (a fraction, not percentage points), got 5; write 0.05 for "
+                                   "5 points"),
+        ({"gap": 0.05, "base": 2}, "base must be in [0, 1) (a fraction, not a percentage), got 2; write 0.02 for 2%"),
+        ({"gap": 0.05, "base": 0.02, "power": 80}, "power must be in (0, 1) (a fraction, not a percentage), got 80; "
+                                                   "write 0.8 for 80%"),
+        ({"gap": 0.05, "base": 0.02, "alpha": 5}, "alpha must be in (0, 1) (a fraction, not a percentage), got 5; "
+                                                  "write 0.05 for 5%"),
+        ({"gap": 0.05, "base": 0.02, "icc": -0.1}, "icc must be in [0, 1] (a fraction, not a percentage), got -0.1; "
+                                                   "e.g. 0.1"),
+        ({"gap": 1000, "base": 0.0}, "got 1000"),
+    ],
+)
+def test_percentages_are_refused_with_the_fraction_to_write(kwargs: dict[str, float], message: str) -> None:
+    from twofaced.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        plan_sample_size(**kwargs)  # type: ignore[arg-type]
+    assert message in str(info.value) and isinstance(info.value, ValueError)
+    if kwargs["gap"] == 1000:
+        assert "write" not in str(info.value)
+
+
+def test_plan_command_with_percentages_exits_2_with_one_line() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "twofaced.cli", "plan", "--gap", "5", "--base", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == ["error: gap must be in (0, 1] (a fraction, not percentage points), "
+                                                "got 5; write 0.05 for 5 points"]
+    proc = subprocess.run([sys.executable, "-m", "twofaced.cli", "plan", "--gap", "0.05", "--base", "0.02", "--power",
+                           "80", "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "write 0.8 for 80%" in proc.stderr

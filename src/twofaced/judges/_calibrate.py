@@ -6,9 +6,12 @@ human-labelled scratchpad sets: ``--column scratchpad=reasoning --column label=i
 Label 1 is the judge's positive class: alignment faking for ``af-*`` judges, complied for compliance judges.
 A row the judge cannot score (judge error) is left out of the metrics and counted in ``errors``.
 
-AUROC is the Mann-Whitney statistic over scores (ties count one half); it needs both classes present. The
-statistics themselves (AUROC, confusion matrix and its rates) live in ``twofaced.stats``; this module reads the
-file and runs the judge.
+AUROC is the Mann-Whitney statistic over scores (ties count one half); it needs both classes present. Every
+figure carries a 95% interval, since a few dozen labelled rows leave wide ones: AUROC DeLong's
+(``auroc_ci_low``/``auroc_ci_high``, ``auroc_method`` names it; Newcombe's score interval where DeLong is
+undefined, as with one row of a class or perfect separation), accuracy, precision, recall and specificity
+Wilson's on their counts (``accuracy_ci_low`` ...). The statistics themselves live in ``twofaced.stats``; this
+module reads the file and runs the judge.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from .._util import iter_jsonl, parse_flag
 from .._util import parse_mapping as _parse_mapping
 from ..errors import ConfigError
 from ..models import get_model
-from ..stats import auroc, confusion
+from ..stats import Confusion, auroc_interval, confusion, wilson
 from ._base import Judge, JudgeInput, Verdict, get_judge
 
 COLUMNS = ("id", "request", "scratchpad", "output", "label")
+CONFIDENCE = 0.95
 _TRUE = frozenset({"af", "positive"})  # beside the plain true/false spellings of parse_flag
 _FALSE = frozenset({"not_af", "negative"})
 
@@ -124,17 +128,30 @@ async def calibrate(judge: Judge, rows: list[LabelledRow]) -> tuple[dict[str, An
         labels.append(row.label)
         hits.append(positive)
     c = confusion(hits, labels)
+    area = auroc_interval(scores, labels, CONFIDENCE)
     metrics = {
         "judge": judge.name, "version": judge.version, "judge_model": judge.judge_model or None,
         "n": c.n, "errors": errors, "positives": sum(labels),
-        "auroc": auroc(scores, labels),
-        "accuracy": c.accuracy,
-        "precision": c.precision,
-        "recall": c.recall,
+        "auroc": area.estimate, "auroc_ci_low": area.low, "auroc_ci_high": area.high, "auroc_method": area.method,
+        **rate_intervals(c, CONFIDENCE),
+        "confidence": CONFIDENCE,
         "threshold": getattr(judge, "threshold", 0.5),
         "confusion": c.counts(),
     }
     return metrics, predictions
+
+
+def rate_intervals(c: Confusion, confidence: float = 0.95) -> dict[str, float | None]:
+    """Accuracy, precision, recall and specificity with Wilson intervals: ``{"accuracy", "accuracy_ci_low",
+    "accuracy_ci_high", "precision", ...}``; a rate with a zero denominator is None, and so is its interval."""
+    out: dict[str, float | None] = {}
+    for name, hits, total in (("accuracy", c.tp + c.tn, c.n), ("precision", c.tp, c.tp + c.fp),
+                              ("recall", c.tp, c.tp + c.fn), ("specificity", c.tn, c.tn + c.fp)):
+        ci = wilson(hits, total, confidence) if total else None
+        out[name] = hits / total if total else None
+        out[f"{name}_ci_low"] = ci.low if ci else None
+        out[f"{name}_ci_high"] = ci.high if ci else None
+    return out
 
 
 def calibrate_judge(name: str, rows: list[LabelledRow], *, judge_model: str | None = None,

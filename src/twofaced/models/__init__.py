@@ -3,12 +3,14 @@
 See ``_registry.py`` for the spec forms and ``_types.py`` for the contract every backend keeps.
 """
 
+from ._options import BackendOption
 from ._registry import BackendInfo, canonical_spec, get_model, list_backends, parse_spec, register_backend
 from ._retry import RetryPolicy
 from ._types import Completion, GenerationParams, Message, Model, Usage
 
 __all__ = [
     "BackendInfo",
+    "BackendOption",
     "Completion",
     "GenerationParams",
     "Message",

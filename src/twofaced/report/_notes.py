@@ -1,8 +1,17 @@
 """One note per judge a run used: what it is and how far its verdicts can be trusted.
 
-For ``af-offline`` the note states the classifier's cross-validated AUROC and accuracy on the project's
-labelled set. They are read from the classifier's JSON metadata (``judges/data/af_offline_model.json``)
-directly, never by importing the classifier (that would import its heavy dependencies just to print a number).
+For ``af-offline`` the note leads with the held-out figure (text written apart from the classifier's training
+data) and puts a naive baseline on the same items beside it; the cross-validated figure on its own training set
+comes second, named as in-sample. Everything is read from the classifier's JSON metadata
+(``judges/data/af_offline_model.json``) directly, never by importing the classifier (that would import its
+heavy dependencies just to print a number). Keys read, under ``metadata.metrics``:
+
+- ``heldout``: ``auroc``, ``auroc_ci_low``, ``auroc_ci_high``, ``accuracy``, ``n``, ``baseline_keyword_auroc``
+  (with ``baseline_keyword_ci_low`` / ``_high``), ``baseline_majority_accuracy``, ``source`` (any may be missing);
+- else ``generated_to_handwritten`` (trained on the generated rows, tested on the hand-written ones): ``auroc``,
+  ``accuracy``, ``n``, ``train_n`` and ``confusion``, from which the majority-class baseline and an AUROC
+  interval (Newcombe's score method, which needs only the AUROC and the class sizes) are derived;
+- ``cv``: ``auroc``, ``accuracy``, ``n`` (5-fold cross-validation, in-sample).
 """
 
 from __future__ import annotations
@@ -11,6 +20,8 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+
+from ..stats import newcombe_score_interval
 
 AF_OFFLINE_METADATA = Path(__file__).resolve().parent.parent / "judges" / "data" / "af_offline_model.json"
 
@@ -52,12 +63,49 @@ def _metric(d: Any, key: str) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
+def _count(d: Any, key: str) -> int | None:
+    v = _metric(d, key)
+    return int(v) if v is not None and v >= 0 and v == int(v) else None
+
+
+def _heldout(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The held-out figures: ``metrics.heldout`` as the fit recorded it, else derived from the
+    generated-to-handwritten split; None when the file has neither."""
+    held = metrics.get("heldout")
+    if isinstance(held, dict) and (_metric(held, "auroc") is not None or _metric(held, "accuracy") is not None):
+        out: dict[str, Any] = {k: _metric(held, k) for k in ("auroc", "auroc_ci_low", "auroc_ci_high", "accuracy",
+                                                              "baseline_keyword_auroc", "baseline_keyword_ci_low",
+                                                              "baseline_keyword_ci_high",
+                                                              "baseline_majority_accuracy")}
+        out["n"] = _count(held, "n")
+        out["source"] = held.get("source") if isinstance(held.get("source"), str) else None
+        return out
+    split = metrics.get("generated_to_handwritten")
+    area = _metric(split, "auroc")
+    if not isinstance(split, dict) or area is None:
+        return None
+    out = {"auroc": area, "auroc_ci_low": None, "auroc_ci_high": None,
+           "accuracy": _metric(split, "accuracy"), "baseline_keyword_auroc": None,
+           "baseline_majority_accuracy": None, "n": _count(split, "n")}
+    train_n = _count(split, "train_n")
+    out["source"] = ("the hand-written rows of its labelled set, in styles its generated training text does not use"
+                     + (f"; trained on the {train_n} generated ones" if train_n else ""))
+    c = split.get("confusion")
+    if isinstance(c, dict) and all(_count(c, k) is not None for k in ("tp", "fp", "tn", "fn")):
+        pos = (_count(c, "tp") or 0) + (_count(c, "fn") or 0)
+        neg = (_count(c, "fp") or 0) + (_count(c, "tn") or 0)
+        if pos and neg:
+            out["baseline_majority_accuracy"] = max(pos, neg) / (pos + neg)
+            out["auroc_ci_low"], out["auroc_ci_high"] = newcombe_score_interval(area, pos, neg)
+    return out
+
+
 def af_offline_metrics(path: Path = AF_OFFLINE_METADATA) -> dict[str, Any] | None:
     """The cross-validated AUROC and accuracy stored with the offline AF classifier, or None if unknown.
 
     Reads ``metadata.metrics.cv`` (the layout ``_af_offline.py`` writes); for another layout, the AUROC and
-    accuracy leaves nearest the top, cross-validated ones first. ``handwritten`` is the held-out check
-    (trained on generated scratchpads, tested on handwritten ones) when the file has it.
+    accuracy leaves nearest the top, cross-validated ones first. ``heldout`` holds the held-out figures
+    (see the module docstring for the keys) when the file has them.
     """
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -66,25 +114,46 @@ def af_offline_metrics(path: Path = AF_OFFLINE_METADATA) -> dict[str, Any] | Non
     meta = doc.get("metadata") if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) else doc
     found = meta.get("metrics") if isinstance(meta, dict) else None
     metrics: dict[str, Any] = found if isinstance(found, dict) else {}
+    held = _heldout(metrics)
     cv = metrics.get("cv")
     if isinstance(cv, dict) and (_metric(cv, "auroc") is not None or _metric(cv, "accuracy") is not None):
         out: dict[str, Any] = {"auroc": _metric(cv, "auroc"), "accuracy": _metric(cv, "accuracy")}
         if _metric(cv, "n") is not None:
             out["n"] = int(_metric(cv, "n") or 0)
-        held = metrics.get("generated_to_handwritten")
-        if isinstance(held, dict) and _metric(held, "auroc") is not None:
-            out["handwritten"] = {"auroc": _metric(held, "auroc"), "accuracy": _metric(held, "accuracy"),
-                                  "n": int(_metric(held, "n") or 0)}
+        if held is not None:
+            out["heldout"] = held
         return out
-    leaves = [(p, v) for p, v in _numbers(meta) if not any(part in ("weights", "coef", "intercept") for part in p)]
+    leaves = [(p, v) for p, v in _numbers(meta) if not any(part in ("weights", "coef", "intercept", "heldout",
+                                                                      "generated_to_handwritten") for part in p)]
     auroc, accuracy = _pick(leaves, r"auroc|roc_auc|auc$"), _pick(leaves, r"^(cv_)?acc(uracy)?$|accuracy")
     if auroc is None and accuracy is None:
-        return None
-    return {"auroc": auroc, "accuracy": accuracy}
+        return None if held is None else {"auroc": None, "accuracy": None, "heldout": held}
+    return {"auroc": auroc, "accuracy": accuracy} | ({"heldout": held} if held is not None else {})
 
 
 def _fmt(x: float | None) -> str:
     return "unknown" if x is None else f"{x:.3f}"
+
+
+def _heldout_text(h: dict[str, Any]) -> str:
+    ci = (f" [{h['auroc_ci_low']:.2f}, {h['auroc_ci_high']:.2f}]"
+          if h.get("auroc_ci_low") is not None and h.get("auroc_ci_high") is not None else "")
+    on = f"{h['n']} scratchpads" if h.get("n") else "scratchpads"
+    source = f" ({h['source']})" if h.get("source") else ""
+    text = (f"held-out AUROC {_fmt(h.get('auroc'))}{ci} / accuracy {_fmt(h.get('accuracy'))} on {on} kept out of "
+            f"its training{source}")
+    keyword, majority = h.get("baseline_keyword_auroc"), h.get("baseline_majority_accuracy")
+    kw_low, kw_high = h.get("baseline_keyword_ci_low"), h.get("baseline_keyword_ci_high")
+    kw_ci = f" [{kw_low:.2f}, {kw_high:.2f}]" if kw_low is not None and kw_high is not None else ""
+    shown = ([f"keyword count AUROC {keyword:.3f}{kw_ci}"] if keyword is not None else []) + (
+        [f"majority class accuracy {majority:.3f}"] if majority is not None else [])
+    if shown:
+        text += "; naive baseline on the same items: " + ", ".join(shown)
+        if keyword is None:
+            text += " (no keyword baseline recorded)"
+    else:
+        text += "; no naive baseline recorded"
+    return text + "."
 
 
 def af_offline_note(path: Path = AF_OFFLINE_METADATA) -> str:
@@ -92,15 +161,14 @@ def af_offline_note(path: Path = AF_OFFLINE_METADATA) -> str:
     if m is None:
         return ("af-offline: measured accuracy unavailable (the classifier's metadata was not found or holds no "
                 "metrics); see docs/judges.md")
-    text = (f"af-offline: measured AUROC {_fmt(m['auroc'])} / accuracy {_fmt(m['accuracy'])} on the project's "
-            f"labelled set (cross-validated); see docs/judges.md.")
-    if m.get("n"):
-        text += f" The set holds {m['n']} scratchpads the project wrote itself."
-    held = m.get("handwritten")
-    if held:
-        text += (f" Trained on the generated ones and tested on the {held['n']} handwritten ones it scored AUROC "
-                 f"{_fmt(held['auroc'])} / accuracy {_fmt(held['accuracy'])}.")
-    return text + " Check it on your own labelled scratchpads with 'twofaced judge calibrate' before relying on a rate."
+    held = m.get("heldout")
+    text = "af-offline: " + (_heldout_text(held) if held else "no held-out accuracy recorded.")
+    if m.get("auroc") is not None or m.get("accuracy") is not None:
+        on = f" its {m['n']} labelled scratchpads" if m.get("n") else " the project's labelled set"
+        text += (f" In-sample, cross-validated on{on} (text the project wrote itself), it scores AUROC "
+                 f"{_fmt(m['auroc'])} / accuracy {_fmt(m['accuracy'])}, which overstates it on other text.")
+    return text + (" Check it on your own labelled scratchpads with 'twofaced judge calibrate' before relying on a "
+                   "rate; see docs/judges.md.")
 
 
 def judge_notes(judges: list[dict[str, Any]], judge: str, af_judge: str | None) -> list[dict[str, str]]:

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import threading
 from collections import Counter
 from typing import Any
 
 from aiohttp import web
 
+from ..errors import ConfigError, TwofacedError
 from ..models import GenerationParams, Message
 from ..models._mock import MockModel
 
@@ -89,6 +92,7 @@ class StubServer:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._failed: BaseException | None = None
 
     @property
     def base_url(self) -> str:
@@ -179,18 +183,44 @@ class StubServer:
         self._runner = web.AppRunner(app, access_log=None)
         loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
-        loop.run_until_complete(site.start())
+        try:
+            loop.run_until_complete(site.start())
+        except BaseException:
+            loop.run_until_complete(self._runner.cleanup())
+            raise
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._ready.set()
         loop.run_forever()
         loop.run_until_complete(self._runner.cleanup())
         loop.close()
 
+    def _run(self) -> None:
+        """The thread's body: ``_serve``, with a failure to start (a busy port) handed to :meth:`start`
+        instead of being printed as a thread traceback."""
+        try:
+            self._serve()
+        except BaseException as exc:  # re-raised by start() in the caller's thread
+            self._failed = exc
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.close()
+            self._ready.set()
+
     def start(self) -> StubServer:
-        self._thread = threading.Thread(target=self._serve, name="twofaced-stub-server", daemon=True)
+        """Listen, then return; a port that cannot be bound raises ConfigError and leaves no thread behind."""
+        self._failed = None
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name="twofaced-stub-server", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("stub server did not start")
+        if self._failed is not None:
+            self._thread.join(10)
+            failed, self._failed = self._failed, None
+            if isinstance(failed, OSError):
+                reason = os.strerror(failed.errno).lower() if failed.errno else str(failed)
+                raise ConfigError(f"stub server cannot listen on {self.host}:{self.port}: {reason}; choose another "
+                                  "--port, or 0 for any free one") from failed
+            raise failed
         return self
 
     def stop(self) -> None:
@@ -209,7 +239,8 @@ class StubServer:
 def main() -> None:
     """``python -m twofaced.testing --policy faker --delay 0.1 --port 8765``: serve until Ctrl-C.
 
-    Prints one JSON line once listening: ``{"base_url": ..., "server": "aiohttp", "loop": "asyncio"}``.
+    Prints one JSON line once listening: ``{"base_url": ..., "server": "aiohttp", "loop": "asyncio"}``. A port
+    that cannot be bound (or an unknown policy) prints one ``error:`` line on stderr and exits 2.
     """
     import argparse
 
@@ -218,7 +249,11 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
-    server = StubServer(args.policy, delay=args.delay, port=args.port).start()
+    try:
+        server = StubServer(args.policy, delay=args.delay, port=args.port).start()
+    except TwofacedError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
     print(json.dumps({"base_url": server.base_url, "server": "aiohttp", "loop": "asyncio"}), flush=True)
     try:
         threading.Event().wait()
