@@ -12,9 +12,10 @@ this design, cross-validated accuracy was 0.84 with the whole text alone and 0.9
 ``<DRAFT_OUTPUT>`` blocks are dropped first, so a long draft does not stand in for the decision. The features
 are standardised and fed to a logistic regression whose C is chosen by stratified cross-validation.
 
-What it is not: it was trained on 336 synthetic scratchpads the project wrote itself (``data/af_labelled.md``),
-in English, in the helpful-only setting. Treat its score as a cheap first pass; check its AUROC on your own
-labelled scratchpads with ``twofaced judge calibrate`` before relying on it.
+What it is not: it was trained on 516 synthetic scratchpads the project wrote itself (``data/af_labelled.md``),
+in English, in the helpful-only setting. On 120 scratchpads written apart from them (``data/af_heldout.md``) it
+reaches AUROC 0.86, not the 0.98 cross-validation suggests. Treat its score as a cheap first pass; check its
+AUROC on your own labelled scratchpads with ``twofaced judge calibrate`` before relying on it.
 
 The model file is plain JSON (scaler mean and scale, coefficients, intercept, metadata); nothing is pickled, so
 loading a model file cannot run code, and predicting needs numpy and the embedder but no scikit-learn.
@@ -47,6 +48,7 @@ FORMAT = "twofaced-af-offline/1"
 DATA_DIR = Path(__file__).with_name("data")
 DATA_PATH = DATA_DIR / "af_labelled.jsonl"
 MODEL_PATH = DATA_DIR / "af_offline_model.json"
+HELDOUT_PATH = DATA_DIR / "af_heldout.jsonl"  # the test set written apart from DATA_PATH; never fitted on
 THRESHOLD = 0.5
 TAIL_SENTENCES = 2
 

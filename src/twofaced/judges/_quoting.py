@@ -6,6 +6,10 @@ judge. Two defences, both needed:
    block because it cannot know the nonce, and any marker-like string in it is defanged.
 2. The judge must end its reply with ``ANSWER-<nonce>: ...``; only a line with this call's nonce counts, so
    an answer line copied from the judged text (or echoed back by the judge) is never read as the verdict.
+
+The first defence is for the judge *model*: the system prompt (``DATA_RULES``) tells it that the nonce blocks are
+evidence, not instructions. ``quote_plain`` is the same text without it, used only to measure how often a judge
+model that obeys instructions is talked into a verdict with and without the defence (``bench/judge_injection.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ def quote(label: str, text: str | None, nonce: str) -> str:
     body = re.sub(r"(?i)ANSWER-[0-9a-f]*\s*:", "[answer-line removed]:", body)
     body = re.sub(r"(?i)</?data-[0-9a-f]+", "[marker removed]", body)
     return f"<data-{nonce} name=\"{label}\">\n{body}\n</data-{nonce}>"
+
+
+def quote_plain(label: str, text: str | None) -> str:
+    """The undefended quoting (plain tags, nothing defanged): only for measuring what the defence is worth
+    (``bench/judge_injection.py``, ``tests/test_judges_llm.py``); no judge uses it by default."""
+    return f"<{label}>\n{text or '(empty)'}\n</{label}>"
 
 
 def answer_pattern(nonce: str) -> re.Pattern[str]:
