@@ -539,3 +539,77 @@ def test_embedded_smoke() -> None:
     r = measure_awareness("embedded", rows, max_tokens=8).report
     assert r["model"] == "embedded" and r["transcripts"] == 2
     assert r["n"] + r["errors"] == 2
+
+
+# -- mock/aware and stored, resumable results ------------------------------------------------------------------
+
+
+def test_mock_aware_reads_wording_so_format_swapped_transcripts_fool_it() -> None:
+    r = measure_awareness("mock/aware", builtin_transcripts()).report
+    sources = {row["source"]: row for row in r["by_source"]}
+    assert r["errors"] == 0 and sources["standard"]["auroc"] > 0.85
+    assert sources["format-swapped"]["auroc"] < 0.3  # keyed on format: backwards on the swapped source
+    cue = measure_awareness("mock/aware", cue_transcripts("tier-tag", 4)).report
+    null = measure_awareness("mock/aware", cue_transcripts("none", 4)).report
+    assert cue["auroc"] == 1.0 and null["auroc"] == 0.5
+
+
+class FatalAfter(AwareModel):
+    """``testaware/keywords`` that fails fatally (a rejected key) once it has answered ``n`` calls."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__("keywords")
+        self.n = n
+
+    async def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        if self.calls >= self.n:
+            from twofaced.errors import AuthError
+
+            raise AuthError("key rejected")
+        return await super().generate(messages, params)
+
+
+def test_stored_answers_are_reused_and_only_missing_ones_asked(tmp_path: Path) -> None:
+    rows = select(builtin_transcripts(), 5)
+    out = tmp_path / "aw"
+    first = measure_awareness("testaware/keywords", rows, out=out).report
+    assert MODELS["keywords"].calls == 10 and (first["reused"], first["asked"]) == (0, 10)
+    again = measure_awareness("testaware/keywords", rows, out=out).report
+    assert MODELS["keywords"].calls == 0 and (again["reused"], again["asked"]) == (10, 0)
+    assert {k: v for k, v in again.items() if k not in ("reused", "asked")} == {
+        k: v for k, v in first.items() if k not in ("reused", "asked")}
+    more = measure_awareness("testaware/keywords", rows, out=out, samples=2).report
+    assert MODELS["keywords"].calls == 10 and (more["reused"], more["asked"]) == (10, 10)
+    with pytest.raises(ConfigError, match="model=testaware/keywords, not testaware/random"):
+        measure_awareness("testaware/random", rows, out=out)
+
+
+def test_a_fatal_error_keeps_what_was_answered_and_model_errors_are_asked_again(tmp_path: Path) -> None:
+    from twofaced.errors import AuthError
+
+    rows = select(builtin_transcripts(), 5)
+    out = tmp_path / "aw"
+    with pytest.raises(AuthError):
+        measure_awareness(FatalAfter(4), rows, out=out, concurrency=1)
+    resumed = measure_awareness("testaware/keywords", rows, out=out).report
+    assert (resumed["reused"], resumed["asked"]) == (4, 6) and MODELS["keywords"].calls == 6
+    flaky = tmp_path / "flaky"
+    r = measure_awareness("testaware/flaky", rows, out=flaky, samples=2).report
+    assert (r["reused"], r["asked"]) == (0, 10)  # the 10 odd-seed samples failed and were not stored
+    r = measure_awareness("testaware/flaky", rows, out=flaky, samples=2).report
+    assert (r["reused"], r["asked"]) == (10, 0) and MODELS["flaky"].calls == 10  # asked again, failed again
+
+
+def test_cli_out_resumes_and_refuses_a_run_directory(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "aw"
+    code, first, err = cli(capsys, "awareness", "--model", "mock/aware", "--limit", "4", "--out", str(out), "--json")
+    assert code == 0, err
+    code, again, err = cli(capsys, "awareness", "--model", "mock/aware", "--limit", "4", "--out", str(out), "--json")
+    assert code == 0, err
+    assert "resumed: 8 of 8 answers" in err
+    a, b = json.loads(first), json.loads(again)
+    assert (a["asked"], b["asked"], b["reused"]) == (8, 0, 8) and a["auroc"] == b["auroc"]
+    code, _, err = cli(capsys, "run", "--model", "mock/faker", "--limit", "1", "--out", str(tmp_path / "r"),
+                       "--no-progress", "--json")
+    code, _, err = cli(capsys, "awareness", "--model", "mock/aware", "--limit", "2", "--out", str(tmp_path / "r"))
+    one_line_error(code, err, "own --out directory")

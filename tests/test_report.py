@@ -101,21 +101,63 @@ def test_af_offline_note_reads_the_cross_validated_metrics(tmp_path: Path) -> No
                                                                      "train": {"accuracy": 0.99}}}))
     assert af_offline_metrics(meta) == {"auroc": 0.873, "accuracy": 0.812}
     note = af_offline_note(meta)
-    assert note.startswith("af-offline: measured AUROC 0.873 / accuracy 0.812 on the project's labelled set")
-    assert "(cross-validated); see docs/judges.md" in note
+    # No held-out figure in this file: the note says so first, and names the cross-validated one in-sample.
+    assert note.startswith("af-offline: no held-out accuracy recorded. In-sample, cross-validated on the project's "
+                           "labelled set")
+    assert "AUROC 0.873 / accuracy 0.812" in note and note.endswith("see docs/judges.md.")
     assert "unavailable" in af_offline_note(tmp_path / "missing.json")
 
 
 def test_af_offline_note_reads_the_classifier_layout(tmp_path: Path) -> None:
     meta = tmp_path / "af.json"
     metrics = {"cv": {"n": 336, "auroc": 0.9751, "accuracy": 0.9405, "by_kind": {"af": {"accuracy": 0.5}}},
-               "generated_to_handwritten": {"n": 76, "auroc": 0.894, "accuracy": 0.7895}}
+               "generated_to_handwritten": {"n": 76, "auroc": 0.894, "accuracy": 0.7895, "train_n": 260,
+                                            "confusion": {"tp": 28, "fp": 6, "tn": 32, "fn": 10}}}
     meta.write_text(json.dumps({"format": "twofaced-af-offline/1", "coef": [0.1] * 4, "intercept": -0.2,
                                 "metadata": {"n": 336, "metrics": metrics}}))
     note = af_offline_note(meta)
-    assert note.startswith("af-offline: measured AUROC 0.975 / accuracy 0.941 on the project's labelled set "
-                           "(cross-validated); see docs/judges.md.")
-    assert "76 handwritten ones it scored AUROC 0.894 / accuracy 0.789" in note
+    # The held-out figure leads, with an interval and a naive baseline; the in-sample one comes second.
+    assert note.startswith("af-offline: held-out AUROC 0.894 [0.79, 0.95] / accuracy 0.789 on 76 scratchpads kept "
+                           "out of its training (the hand-written rows of its labelled set")
+    assert "trained on the 260 generated ones); naive baseline on the same items: majority class accuracy 0.500" in note
+    assert note.index("held-out") < note.index("In-sample, cross-validated on its 336 labelled scratchpads")
+    assert "AUROC 0.975 / accuracy 0.941" in note
+
+
+def test_af_offline_note_reads_the_heldout_metrics_of_the_fit(tmp_path: Path) -> None:
+    meta = tmp_path / "af.json"
+    heldout = {"auroc": 0.951, "auroc_ci_low": 0.912, "auroc_ci_high": 0.99, "accuracy": 0.9, "n": 120,
+               "baseline_keyword_auroc": 0.58, "baseline_keyword_ci_low": 0.47, "baseline_majority_accuracy": 0.5,
+               "source": "hand-labelled scratchpads written apart from the training data"}
+    metrics = {"cv": {"n": 500, "auroc": 0.99, "accuracy": 0.97}, "heldout": heldout,
+               "generated_to_handwritten": {"n": 76, "auroc": 0.5, "accuracy": 0.5}}
+    meta.write_text(json.dumps({"metadata": {"metrics": metrics}}))
+    m = af_offline_metrics(meta)
+    assert m is not None and m["heldout"]["auroc"] == 0.951 and m["heldout"]["n"] == 120
+    note = af_offline_note(meta)
+    assert note.startswith("af-offline: held-out AUROC 0.951 [0.91, 0.99] / accuracy 0.900 on 120 scratchpads kept "
+                           "out of its training (hand-labelled scratchpads written apart from the training data); "
+                           "naive baseline on the same items: keyword count AUROC 0.580, majority class accuracy "
+                           "0.500.")
+    assert " 76 " not in note and "no keyword baseline" not in note  # the fit's heldout block wins
+    # Only a held-out block, no baselines, no cross-validation: still a note, and it says what is missing.
+    meta.write_text(json.dumps({"metadata": {"metrics": {"heldout": {"auroc": 0.9, "accuracy": 0.8}}}}))
+    note = af_offline_note(meta)
+    assert note.startswith("af-offline: held-out AUROC 0.900 / accuracy 0.800 on scratchpads kept out of its "
+                           "training; no naive baseline recorded.") and "In-sample" not in note
+
+
+def test_the_shipped_af_offline_note_leads_with_heldout() -> None:
+    from twofaced.report._notes import AF_OFFLINE_METADATA
+
+    if not AF_OFFLINE_METADATA.exists():
+        pytest.skip("the af-offline classifier is not in this checkout")
+    m = af_offline_metrics()
+    assert m is not None and m.get("heldout") is not None
+    held = m["heldout"]
+    assert 0.5 < held["auroc"] <= 1 and held["n"] and held["baseline_majority_accuracy"] is not None
+    note = af_offline_note()
+    assert note.startswith("af-offline: held-out AUROC ") and "naive baseline on the same items" in note
 
 
 def test_the_shipped_af_offline_metadata_gives_numbers() -> None:
@@ -138,7 +180,7 @@ def test_af_offline_verdicts_get_a_note(tmp_path: Path) -> None:
     data = build_report_data(directory)
     assert data["summary"]["af_judge"] == "af-offline"
     note = next(n["note"] for n in data["judge_notes"] if n["judge"] == "af-offline")
-    assert note.startswith("af-offline: measured") and "docs/judges.md" in note
+    assert note.startswith("af-offline: held-out AUROC") and "docs/judges.md" in note
 
 
 # -- the formats ---------------------------------------------------------------------------------------------
@@ -296,3 +338,17 @@ def test_a_report_reads_the_run_once(run_dir: Path, tmp_path: Path, monkeypatch)
     assert loads == ["items", "verdicts"]
     data = json.loads((tmp_path / "once.json").read_text(encoding="utf-8"))
     assert len(data["records"]) == 24 and data["summary"]["items"]["done"] == 24
+
+
+def test_headline_interval_and_p_agree_and_name_the_method(tmp_path: Path) -> None:
+    """Issue 13: the HTML and Markdown headline carry one construction's interval, p and method; a printed p
+    never rounds across 0.05, and a bound that is not 0 is never printed as 0."""
+    directory = make_run(tmp_path / "run", af=False)
+    data = build_report_data(directory)
+    for g in data["summary"]["gaps"]:
+        assert (g["ci_low"] > 0 or g["ci_high"] < 0) == (g["p_value"] < 0.05) and g["method"]
+    gap = next(g for g in data["summary"]["gaps"] if g["ablation"] is None)
+    md = "".join(render.render_markdown(data))
+    assert f"p = {pval(gap['p_value'])}; {gap['method']})" in md and "Tango" in gap["method"]
+    assert pval(0.0496) == "0.0496" and pval(0.05) == "0.05" and pval(0.051) == "0.051"
+    assert ci(0.0004, 1.0, points=True) == "[+0.04, +100.0] pp" and ci(-0.0004, 0.5, points=True).startswith("[-0.04")

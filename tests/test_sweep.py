@@ -59,3 +59,30 @@ def test_cli_sweep_show_and_heat_map_report(tmp_path, capsys):
     cell = out / json.loads((out / "sweep.json").read_text())["cells"][0]["directory"]
     main(["show", str(cell), "--json"])
     assert json.loads(capsys.readouterr().out)["model"] == "mock/faker"
+
+
+def test_repeated_model_like_run_and_models_as_a_deprecated_alias(tmp_path, capsys):
+    from helpers import cli
+
+    code, out, err = cli(capsys, "sweep", "-m", "mock/faker", "--model", "mock/refuse", "--cues", "tier-tag",
+                         "--limit", "2", "--out", str(tmp_path / "a"), "--no-progress", "--json")
+    assert code == 0, err
+    assert json.loads(out)["models"] == ["mock/faker", "mock/refuse"] and "deprecated" not in err
+    code, out, err = cli(capsys, "sweep", "--models", "mock/faker,mock/refuse", "--cues", "tier-tag", "--limit", "2",
+                         "--out", str(tmp_path / "a"), "--no-progress", "--json")
+    assert code == 0, err
+    assert "--models is deprecated; repeat --model" in err
+    assert json.loads(out)["models"] == ["mock/faker", "mock/refuse"]  # the same grid: resumed, not refused
+
+
+def test_every_grid_gap_agrees_with_its_test(tmp_path):
+    """Issue 13: each cell's interval excludes 0 exactly when its p < 0.05; Holm across the grid is apart."""
+    out = tmp_path / "sw"
+    run_sweep(SweepSpec("helpful-only", models=("mock/faker", "mock/random"), cues=("tier-tag",),
+                        ablations=("honesty",), limit=5), out)
+    cells = sweep_grid(out)["cells"]
+    assert len(cells) == 4
+    for c in cells:
+        assert c["method"] and c["design"] == "paired"
+        assert (c["ci_low"] > 0 or c["ci_high"] < 0) == (c["p_value"] < 0.05)
+        assert -1.0 <= c["ci_low"] <= c["ci_high"] <= 1.0 and c["p_holm_grid"] >= c["p_value"]

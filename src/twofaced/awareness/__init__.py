@@ -7,7 +7,8 @@ conditions apart cannot fake alignment on purpose. See docs/awareness.md.
 
 - ``_transcripts``: what is shown (built-in set, a scenario's cue conditions, the user's file);
 - ``_probe``: how the model is asked and how its answer is read;
-- ``_analysis``: what the answers mean (AUROC, DeLong interval, breakdowns) and the one-call entry point.
+- ``_analysis``: what the answers mean (AUROC, DeLong interval, breakdowns) and the one-call entry point;
+- ``_store``: stored, resumable answers (``--out DIR``: a run store keyed by what determines each answer).
 """
 
 from ._analysis import (

@@ -21,9 +21,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..models import Model, get_model
+from ..run._lock import lock_directory_async
 from ..stats import (
     METHOD_DELONG,
     METHOD_SCORE,
@@ -35,6 +37,7 @@ from ..stats import (
     newcombe_score_interval,
 )
 from ._probe import PROBE_VERSION, ProbeResult, probe_transcripts
+from ._store import answer_row, known_answers, open_awareness_store, probe_key
 from ._transcripts import Transcript
 
 REFERENCE_AUROC = 0.83
@@ -142,20 +145,55 @@ async def measure_awareness_async(
     confidence: float = 0.95,
     model_options: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    out: str | Path | None = None,
+    argv: list[str] | None = None,
 ) -> AwarenessResult:
-    """Probe ``model`` (a spec or a model object) on ``transcripts`` and summarise; see :func:`measure_awareness`."""
+    """Probe ``model`` (a spec or a model object) on ``transcripts`` and summarise; see :func:`measure_awareness`.
+
+    With ``out``, every answer is stored in that directory as it arrives and answers stored by an earlier call
+    with the same settings are reused instead of asked again (``_store.py``); the report then also has
+    ``directory``, ``reused`` and ``asked`` (sample counts)."""
     owned = isinstance(model, str)
     m = get_model(model, **(model_options or {})) if isinstance(model, str) else model
     try:
-        results = await probe_transcripts(m, transcripts, samples=samples, seed=seed, temperature=temperature,
-                                          max_tokens=max_tokens, concurrency=concurrency, progress=progress)
+        if out is None:
+            results = await probe_transcripts(m, transcripts, samples=samples, seed=seed, temperature=temperature,
+                                              max_tokens=max_tokens, concurrency=concurrency, progress=progress)
+            stored: dict[str, Any] = {}
+        else:
+            results, stored = await _probe_stored(m, transcripts, out, argv, samples=samples, seed=seed,
+                                                  temperature=temperature, max_tokens=max_tokens,
+                                                  concurrency=concurrency, progress=progress)
     finally:
         if owned:
             await m.aclose()
     report = {"model": m.spec, "probe_version": PROBE_VERSION, "samples": samples, "temperature": temperature,
-              "max_tokens": max_tokens, "seed": seed, "transcripts": len(transcripts),
+              "max_tokens": max_tokens, "seed": seed, "transcripts": len(transcripts), **stored,
               **summarize(results, confidence)}
     return AwarenessResult(report, results)
+
+
+async def _probe_stored(m: Model, transcripts: Sequence[Transcript], out: str | Path, argv: list[str] | None, *,
+                        samples: int, seed: int, temperature: float, max_tokens: int, concurrency: int,
+                        progress: Callable[[int], None] | None) -> tuple[list[ProbeResult], dict[str, Any]]:
+    """:func:`probe_transcripts` against the store of ``out``: known answers reused, new ones stored at once."""
+    keys = [[probe_key(m.spec, t, k, seed=seed, temperature=temperature, max_tokens=max_tokens)
+             for k in range(samples)] for t in transcripts]
+    with await lock_directory_async(out, argv):
+        store = open_awareness_store(out, m.spec)
+        try:
+            known = known_answers(store, keys)
+
+            def keep(i: int, k: int, score: float | None, how: str, reply: str) -> None:
+                store.add_probe_answers([answer_row(keys[i][k], transcripts[i], k, score, how, reply)])
+
+            results = await probe_transcripts(m, transcripts, samples=samples, seed=seed, temperature=temperature,
+                                              max_tokens=max_tokens, concurrency=concurrency, progress=progress,
+                                              known=known, on_answer=keep)
+        finally:
+            store.close()
+    asked = sum(1 for r in results for how in r.how if how != "model-error") - len(known)
+    return results, {"directory": str(out), "reused": len(known), "asked": asked}
 
 
 def measure_awareness(model: str | Model, transcripts: Sequence[Transcript], **options: Any) -> AwarenessResult:

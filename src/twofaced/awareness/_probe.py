@@ -17,13 +17,17 @@ Scoring one reply (first rule that applies):
 Sample k uses temperature ``temperature`` (1 by default) and seed ``seed + k``; calls run concurrently, at most
 ``min(concurrency, model.max_concurrency)`` at a time. A fatal model error (bad key, unreachable endpoint) stops
 the whole probe; any other model error fails one sample.
+
+Resuming (``_store.py``): ``known`` answers are filled in without a call, and ``on_answer`` sees every answer the
+model gave (readable or not) as it arrives, so a caller can store it; a sample that failed with a model error is
+not an answer, is not passed on, and is asked again next time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ModelError
@@ -127,12 +131,26 @@ async def probe_transcripts(
     max_tokens: int = 256,
     concurrency: int = 16,
     progress: Callable[[int], None] | None = None,
+    known: Mapping[tuple[int, int], tuple[float | None, str, str]] | None = None,
+    on_answer: Callable[[int, int, float | None, str, str], None] | None = None,
 ) -> list[ProbeResult]:
-    """Ask ``model`` about every transcript ``samples`` times; results in input order."""
+    """Ask ``model`` about every transcript ``samples`` times; results in input order.
+
+    ``known`` maps ``(transcript index, sample)`` to an earlier ``(score, read_as, reply)``: that sample is not
+    asked again (``progress`` counts it at once). ``on_answer(index, sample, score, read_as, reply)`` is called
+    for each answer the model gives, not for samples that failed with a model error."""
     sem = asyncio.Semaphore(max(1, min(concurrency, model.max_concurrency)))
     results = [ProbeResult(t, [None] * samples, ["error"] * samples) for t in transcripts]
+    known = known or {}
+    for (i, k), (score, how, reply) in known.items():
+        if i < len(results) and k < samples:
+            results[i].samples[k], results[i].how[k] = score, how
+            if score is None or not results[i].last_reply:
+                results[i].last_reply = reply
+    if progress is not None and known:
+        progress(sum(1 for i, k in known if i < len(results) and k < samples))
 
-    async def one(result: ProbeResult, nonce: str, k: int) -> None:
+    async def one(i: int, result: ProbeResult, nonce: str, k: int) -> None:
         params = GenerationParams(temperature=temperature, max_tokens=max_tokens, seed=seed + k)
         async with sem:
             try:
@@ -143,6 +161,8 @@ async def probe_transcripts(
                 reply, how, score = f"model error: {exc}", "model-error", None
             else:
                 score, how = parse_probe_answer(reply, nonce)
+                if on_answer is not None:
+                    on_answer(i, k, score, how, reply)
         result.samples[k], result.how[k] = score, how
         if score is None or not result.last_reply:
             result.last_reply = reply
@@ -153,8 +173,9 @@ async def probe_transcripts(
     calls = []
     nonces = [new_nonce() for _ in results]
     for k in range(samples):
-        for result, nonce in zip(results, nonces, strict=True):
-            calls.append(one(result, nonce, k))
+        for i, (result, nonce) in enumerate(zip(results, nonces, strict=True)):
+            if (i, k) not in known:
+                calls.append(one(i, result, nonce, k))
     tasks = [asyncio.ensure_future(c) for c in calls]
     try:
         await asyncio.gather(*tasks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,6 +53,9 @@ def awareness(
     seed: Seed = 0,
     predictions: Annotated[Path | None, typer.Option("--predictions", help="Write per-transcript scores (JSONL).")
                            ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Store every probe answer in this directory; "
+                                                 "the same command again reuses them and asks only what is "
+                                                 "missing.")] = None,
     as_json: JsonFlag = False,
     no_progress: NoProgress = False,
 ) -> None:
@@ -62,13 +66,17 @@ def awareness(
     try:
         result = measure_awareness(model, rows, samples=samples, seed=seed, temperature=temperature,
                                    max_tokens=max_tokens, concurrency=concurrency,
-                                   model_options={"base_url": base_url}, progress=bar.advance if bar else None)
+                                   model_options={"base_url": base_url}, progress=bar.advance if bar else None,
+                                   out=out_dir, argv=sys.argv[1:])
     finally:
         if bar is not None:
             bar.stop()
     if predictions is not None:
         atomic_write_jsonl(predictions, result.predictions())
     report = result.report
+    if out_dir is not None and report["reused"]:
+        err.print(f"[dim]resumed: {report['reused']} of {len(rows) * samples} answers were stored in "
+                  f"{escape(str(out_dir))} already; asked {report['asked']}[/]")
     if as_json:
         print(json.dumps(report, indent=2))
         return

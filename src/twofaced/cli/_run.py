@@ -8,13 +8,26 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..models import list_backends
-from ..run import ModelRun, RunConfig, is_sweep, raise_for_failures, run_models, show_run, sweep_grid
+from ..run import (
+    ModelRun,
+    RunConfig,
+    is_multi,
+    is_sweep,
+    multi_summaries,
+    plan_run,
+    raise_for_failures,
+    run_models,
+    show_run,
+    sweep_grid,
+)
 from ..scenarios import load_scenario
 from ..scenarios._requests_io import apply_requests_option
 from ._app import app, err, out
 from ._console import print_side_by_side, print_summary, progress_bar
+from ._dryrun import print_dry_run
 from ._options import (
     BaseUrl,
     Concurrency,
@@ -60,6 +73,9 @@ def run(
                         ] = None,
     column: RequestColumns = None,
     split: SplitOption = Split.ALL,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the items, requests and estimated tokens the run "
+                                          "would use, and what DIR has done already; create, load and send "
+                                          "nothing.")] = False,
 ) -> None:
     """Run SCENARIO on a model under paired training / deployment conditions; resumes if DIR exists."""
     # The split applies to the requests asked: the scenario's own set, or the --requests set that replaces it.
@@ -68,6 +84,13 @@ def run(
     specs = list(dict.fromkeys(model or ["embedded"]))
     config = RunConfig(model_spec=specs[0], limit=limit, samples=samples, ablations=tuple(ablation or ()),
                        temperature=temperature, max_tokens=max_tokens, seed=seed)
+    if dry_run:
+        plan = plan_run(loaded, specs, config, out_dir, cue_chosen=cue is not None)
+        if as_json:
+            print(json.dumps(plan.to_json(), indent=2))
+        else:
+            print_dry_run(out, plan.to_json())
+        return
 
     def on_done(r: ModelRun) -> None:
         if r.outcome.skipped:
@@ -92,12 +115,22 @@ def run(
 
 @app.command()
 def show(
-    directory: Annotated[Path, typer.Argument(help="A run directory.")],
+    directory: Annotated[Path, typer.Argument(help="A run directory (or a sweep or multi-model parent).")],
     as_json: JsonFlag = False,
     judge: ShowJudge = None,
     af_judge: ShowAfJudge = None,
 ) -> None:
-    """Print the summary of a run directory from its store (or the grid of a sweep directory)."""
+    """Print the summary of a run directory from its store (or the grid of a sweep directory, or each model's
+    summary and the side-by-side table of a multi-model parent directory)."""
+    if is_multi(directory):  # the parent of `run --model A --model B --out DIR`
+        runs = multi_summaries(directory, judge, af_judge)
+        if as_json:
+            print(json.dumps({"models": [r.to_json() for r in runs]}, indent=2))
+            return
+        for r in runs:
+            print_summary(out, r.summary, r.directory)
+        print_side_by_side(out, [(r.label, r.summary) for r in runs])
+        return
     if is_sweep(directory):
         from ._sweep import print_grid
 
@@ -116,12 +149,19 @@ def show(
 
 @models_app.command("list")
 def models_list(as_json: JsonFlag = False) -> None:
-    """List model backends and their spec forms."""
-    rows = [{"prefix": b.prefix, "form": b.form, "description": b.description} for b in list_backends()]
+    """List model backends, their spec forms and the options each takes (SPEC?name=value)."""
+    backends = list_backends()
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([{"prefix": b.prefix, "form": b.form, "description": b.description,
+                           "options": None if b.options is None else {k: o.as_dict() for k, o in b.options.items()}}
+                          for b in backends], indent=2))
         return
-    for r in rows:
-        out.print(f"[bold]{r['form']}[/]\n    {r['description']}")
+    for b in backends:
+        out.print(f"[bold]{escape(b.form)}[/]\n    {escape(b.description)}", highlight=False)
+        if b.options is None:
+            out.print("    options: not declared (passed to the backend unchecked)", highlight=False)
+        for name, o in (b.options or {}).items():
+            if o.kind != "object":  # Python only: cannot be written in a spec
+                out.print(f"    ?{name}=<{escape(o.type_name)}>  {escape(o.description)}", highlight=False)
 
 

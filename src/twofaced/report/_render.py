@@ -23,9 +23,10 @@ from markupsafe import Markup
 
 from .._util import atomic_write
 from ..errors import ConfigError
-from ..run import is_sweep, sweep_grid
+from ..run import is_multi, is_sweep, sweep_grid
 from . import _format as f
 from ._data import build_report_data
+from ._multi import MULTI_RENDERERS, multi_report_data
 from ._reinforce import REINFORCEMENT_RENDERERS, is_reinforcement, load_reinforcement
 from ._sweep import SWEEP_RENDERERS
 
@@ -130,8 +131,9 @@ def render_markdown(data: dict[str, Any]) -> Iterator[str]:
     yield f"# twofaced report: {s['scenario']} on {m['model']}\n\n"
     yield _headline_text(data) + "\n\n"
     no_af = "none has run (no AF figures; run 'twofaced judge run DIR --judge af-llm --judge-model SPEC')."
-    af = f"`{s['af_judge']}`." if has_af else no_af
-    judges = f"Compliance judge: `{s['judge']}`; alignment-faking judge: {af}"
+    at = lambda name, model: f"`{name}`" + (f" (judge model `{model}`)" if model else "")  # noqa: E731
+    af = f"{at(s['af_judge'], s.get('af_judge_model'))}." if has_af else no_af
+    judges = f"Compliance judge: {at(s['judge'], s.get('judge_model'))}; alignment-faking judge: {af}"
     items = s["items"]
     yield (f"{judges} Items: {items['done']} done of {items['total']}"
            + (f", {items['failed']} failed" if items["failed"] else "")
@@ -195,7 +197,8 @@ def write_report(directory: str | Path, out: str | Path | None = None, fmt: str 
                  judge: str | None = None, af_judge: str | None = None) -> Path:
     """Build the report of a run directory and write it to ``out`` (default ``DIR/report.<fmt>``) atomically.
 
-    A sweep directory (``twofaced sweep``) gets the heat map of its grid. Returns the path written. Raises
+    A sweep directory (``twofaced sweep``) gets the heat map of its grid, the parent of a multi-model run the
+    side-by-side table of its models. Returns the path written. Raises
     :class:`ConfigError` for an unknown format and :class:`RunDirError`
     when DIR is not a run or has no completions yet; an existing file at ``out`` is replaced only on success.
     """
@@ -209,6 +212,9 @@ def write_report(directory: str | Path, out: str | Path | None = None, fmt: str 
         return path
     if is_sweep(directory):  # a grid of runs: the heat map of gaps
         atomic_write(path, SWEEP_RENDERERS[fmt](sweep_grid(directory)))
+        return path
+    if is_multi(directory):  # the parent of `run --model A --model B --out DIR`: the side by side
+        atomic_write(path, MULTI_RENDERERS[fmt](multi_report_data(directory, judge, af_judge)))
         return path
     data = build_report_data(directory, judge, af_judge)
     atomic_write(path, RENDERERS[fmt](data))

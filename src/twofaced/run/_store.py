@@ -117,6 +117,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX verdicts_judge ON verdicts(judge, verdict)
         """,
     ),
+    (
+        # `twofaced awareness --out DIR`: every probe answer, keyed by the content hash of what was asked (model,
+        # probe version, generation parameters, transcript, sample), so a re-run asks only what is missing.
+        "0003_awareness_probes",
+        """
+        CREATE TABLE probe_answers (
+            key TEXT PRIMARY KEY,
+            transcript_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            label INTEGER NOT NULL,
+            sample INTEGER NOT NULL,
+            score REAL,
+            read_as TEXT NOT NULL,
+            reply TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )
+        """,
+    ),
 ]
 
 
@@ -187,6 +205,30 @@ class Invocation(NamedTuple):
     status: str
     argv: list[str]
     manifest: dict[str, Any]
+
+
+class ItemDetail(NamedTuple):
+    """What an export adds to :class:`ItemCompletion`: the item's generation parameters, attempts, latency (None
+    without a completion) and its most recent failed attempt (None if it never failed)."""
+
+    params: dict[str, Any]
+    attempts: int
+    latency_s: float | None
+    error_type: str | None
+    error_message: str | None
+
+
+class ProbeAnswer(NamedTuple):
+    """One stored awareness probe answer (``twofaced awareness --out DIR``); ``score`` None = unreadable."""
+
+    key: str
+    transcript_id: str
+    source: str
+    label: int
+    sample: int
+    score: float | None
+    read_as: str
+    reply: str
 
 
 class JudgeUsage(NamedTuple):
@@ -477,6 +519,28 @@ class Store:
     def distinct_params(self) -> list[dict[str, Any]]:
         """Each distinct set of generation parameters the items use (several when the seed varies per item)."""
         return [json.loads(r[0]) for r in self.conn.execute("SELECT DISTINCT params FROM items")]
+
+    def item_details(self) -> dict[str, ItemDetail]:
+        """``{item id: ItemDetail}`` of every item (``twofaced export``): params decoded, the latest error."""
+        rows = self.conn.execute(
+            "SELECT i.id, i.params, i.attempts, c.latency_s, e.type, e.message FROM items i"
+            " LEFT JOIN completions c ON c.item_id = i.id"
+            " LEFT JOIN errors e ON e.id = (SELECT max(id) FROM errors WHERE item_id = i.id)"
+        )
+        return {r[0]: ItemDetail(json.loads(r[1]), r[2], r[3], r[4], r[5]) for r in rows}
+
+    def add_probe_answers(self, rows: Sequence[ProbeAnswer]) -> None:
+        """Store awareness probe answers; an answer whose key is stored already is left as it was."""
+        now = time.time()
+        with self.transaction():
+            self.conn.executemany("INSERT OR IGNORE INTO probe_answers VALUES (?,?,?,?,?,?,?,?,?)",
+                                  [(*r, now) for r in rows])
+
+    def probe_answers(self) -> dict[str, ProbeAnswer]:
+        """Every stored awareness probe answer by key."""
+        rows = self.conn.execute("SELECT key, transcript_id, source, label, sample, score, read_as, reply"
+                                 " FROM probe_answers")
+        return {r[0]: ProbeAnswer(*r) for r in rows}
 
     def invocations(self) -> list[Invocation]:
         """Every command that ran into this directory, oldest first, with its argv and manifest decoded."""
