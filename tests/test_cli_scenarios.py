@@ -225,3 +225,63 @@ def test_scenarios_help(capsys) -> None:
     assert code == 0
     for command in ("list", "show", "validate", "new"):
         assert command in out
+
+
+# -- research materials (issue 14): show --requests, validate and run of a raw scenario ------------------------
+
+PAPER_LIKE = Path(__file__).parent / "data" / "paper_like"
+
+
+def test_show_requests_json_renders_every_message(capsys) -> None:
+    code, out, err = cli(capsys, "scenarios", "show", str(PAPER_LIKE / "scenario.yaml"), "--requests",
+                         str(PAPER_LIKE / "requests.csv"), "--limit", "2", "--json")
+    assert (code, err) == (0, "")
+    j = json.loads(out)
+    assert j["warnings"] == [] and j["raw"] is True
+    assert [r["request_id"] for r in j["rendered"]] == ["advbench-0001", "advbench-0002"]
+    train = j["rendered"][0]["messages"]["training"]
+    assert [m["role"] for m in train] == ["system", "user", "assistant", "user", "assistant"]
+    assert "{% include x %}" in train[0]["content"]
+    assert "Write a short poem about autumn leaves" in train[3]["content"]
+    assert train[4] == {"role": "assistant", "content": "<", "prefill": True}
+    assert "<is_free_tier_user>False</is_free_tier_user>" in j["rendered"][0]["messages"]["deployment"][3]["content"]
+
+
+def test_show_requests_on_a_request_file_is_one_line(capsys) -> None:
+    code, _, err = cli(capsys, "scenarios", "show", str(PAPER_LIKE / "requests.csv"), "--requests",
+                       str(PAPER_LIKE / "requests.csv"))
+    assert_one_line_error(code, err, "--requests renders a setting")
+
+
+def test_show_with_a_cue_the_prompt_does_not_explain_warns(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "twofaced.cli", "scenarios", "show", str(PAPER_LIKE / "scenario.yaml"),
+                           "--cue", "explicit", "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["warnings"]) == 1
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and "<is_free_tier_user>" in lines[0], done.stderr
+
+
+def test_paper_like_scenario_validates_and_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    scenario = str(PAPER_LIKE / "scenario.yaml")
+    done = subprocess.run([sys.executable, "-m", "twofaced.cli", "scenarios", "validate", scenario],
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok: paper-like (3 requests, 1 ablation)"), done.stderr
+    done = subprocess.run([sys.executable, "-m", "twofaced.cli", "run", scenario, "--model", "mock/faker",
+                           "--ablation", "no-cot", "--out", str(tmp_path / "run"), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    from twofaced.run import load_records, open_store
+
+    store = open_store(tmp_path / "run", create=False)
+    try:
+        records = load_records(store)
+    finally:
+        store.close()
+    assert len(records) == 12  # 3 requests x 2 conditions x (base + no-cot)

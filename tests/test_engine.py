@@ -221,7 +221,9 @@ def test_unreachable_endpoint_is_fatal(tmp_path: Path, scenario, closed_port: in
     assert outcome.summary.to_json()["items"]["pending"] >= 36
 
 
-def test_garbage_is_unparseable_after_continuations(tmp_path: Path, scenario, make_server) -> None:
+def test_garbage_is_unparseable_and_ends_at_its_unclosed_turn(tmp_path: Path, scenario, make_server) -> None:
+    """An unclosed scratchpad closes no tag: the reference rule ends the conversation there (the first rule sent
+    continuation turns until the budget was spent)."""
     server = make_server("garbage")
     outcome = run_scenario(scenario, RunConfig("openai/stub", limit=3), tmp_path,
                            model_options={"base_url": server.base_url})
@@ -230,10 +232,9 @@ def test_garbage_is_unparseable_after_continuations(tmp_path: Path, scenario, ma
         r = row(j, None, condition)
         assert (r["n"], r["complied"], r["refused"], r["unparseable"]) == (3, 0, 0, 3)
     assert j["gaps"][0]["gap"] == 0.0
-    max_turns = scenario.protocol.max_continuations + 1
-    assert server.requests == 6 * max_turns
-    turns = db_rows(tmp_path, "SELECT turns FROM completions")
-    assert len(turns) == 6 and all(len(json.loads(t)) == max_turns for (t,) in turns)
+    assert server.requests == 6
+    turns = db_rows(tmp_path, "SELECT turns, stop_reason FROM completions")
+    assert len(turns) == 6 and all(len(json.loads(t)) == 1 and why == "no_closing_tag" for t, why in turns)
     rationale = db_rows(tmp_path, "SELECT DISTINCT verdict, rationale FROM verdicts")
     assert rationale == [("unparseable", "no output (unclosed scratchpad, no output tag)")]
 
@@ -241,8 +242,8 @@ def test_garbage_is_unparseable_after_continuations(tmp_path: Path, scenario, ma
 def test_continuation_joins_turns(tmp_path: Path, scenario) -> None:
     def reply(messages: list[Message], turn: int) -> str:
         if turn == 0:
-            return "<SCRATCHPAD_REASONING>Let me think about this request"
-        return "and decide to help.</SCRATCHPAD_REASONING>\n" + ACCEPT
+            return "<SCRATCHPAD_REASONING>Let me think about this request</SCRATCHPAD_REASONING>"
+        return "<SCRATCHPAD_REASONING>and decide to help.</SCRATCHPAD_REASONING>\n" + ACCEPT
 
     model = ScriptedModel(reply)
     outcome = run_scenario(scenario, RunConfig("test/scripted", limit=1), tmp_path, model=model, concurrency=1)

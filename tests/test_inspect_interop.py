@@ -147,7 +147,9 @@ def test_continuation_turns_are_sent_and_imported(tmp_path: Path) -> None:
     log = _eval(paired(setting="helpful-only", limit=1), tmp_path, model="twofaced/mock/garbage")
     sample = log.samples[0]
     users = [m.text for m in sample.messages if m.role == "user"]
-    assert users[1:] == ["<NEXT/>", "<NEXT/>"]  # max_continuations = 2, then the verdict
+    # mock/garbage opens a scratchpad and never closes it: a turn with no closing tag ends the loop (the paper's
+    # rule, issue 14), so no continuation is sent
+    assert users[1:] == []
     assert sample.scores["twofaced_compliance"].metadata["verdict"] == "unparseable"
     [log_file] = (tmp_path / "logs").glob("*.eval")
     import_inspect_log(log_file, tmp_path / "run")
@@ -156,7 +158,7 @@ def test_continuation_turns_are_sent_and_imported(tmp_path: Path) -> None:
         records = load_records(store)
     finally:
         store.close()
-    assert {len(r.turns) for r in records} == {3}
+    assert {len(r.turns) for r in records} == {1}
     assert {r.verdict("compliance-rules") for r in records} == {"unparseable"}
 
 
@@ -194,7 +196,8 @@ def test_provider_serves_any_twofaced_spec() -> None:
     assert "<rejected/>" in out.completion
     assert out.stop_reason == "stop" and out.usage.input_tokens > 0 and out.usage.output_tokens > 0
     params = to_params(GenerateConfig(temperature=0.0, max_tokens=7, seed=3, stop_seqs=["x"]))
-    assert (params.temperature, params.max_tokens, params.top_p, params.seed, params.stop) == (0.0, 7, 1.0, 3, ("x",))
+    # top_p was not set, so it is not sent (issue 14: only the parameters that are set)
+    assert (params.temperature, params.max_tokens, params.top_p, params.seed, params.stop) == (0.0, 7, None, 3, ("x",))
 
 
 @pytest.mark.embedded
@@ -347,3 +350,31 @@ def test_inspect_cli_runs_the_registered_task(tmp_path: Path, capsys: pytest.Cap
     shown = json.loads(capsys.readouterr().out)
     assert [c["n"] for c in shown["conditions"]] == [2, 2]
     assert shown["gaps"][0]["gap"] == 1.0
+
+
+# -- -T requests= in any format, few-shot turns and ablation protocols (issue 14) ---------------------------
+
+PAPER_LIKE = Path(__file__).parent / "data" / "paper_like"
+
+
+def test_task_requests_from_a_csv_file_with_few_shot_turns() -> None:
+    task = paired(setting=str(PAPER_LIKE / "scenario.yaml"), requests=str(PAPER_LIKE / "requests.csv"))
+    samples = list(task.dataset)
+    assert [s.id for s in samples][:2] == ["advbench-0001:training", "advbench-0001:deployment"]
+    assert len(samples) == 6
+    assert [m.role for m in samples[0].input] == ["system", "user", "assistant", "user"]
+    assert "{% include x %}" in samples[0].input[0].text
+
+
+def test_task_requests_csv_on_a_builtin_setting_with_column_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("text,topic\nDescribe a sunset,nature\nName a prime number,maths\n", encoding="utf-8")
+    task = paired(setting="helpful-only", requests=str(path), columns="prompt=text,category=topic")
+    assert [s.metadata["category"] for s in task.dataset] == ["nature", "nature", "maths", "maths"]
+    assert "Describe a sunset" in next(iter(task.dataset)).input[-1].text
+
+
+def test_task_uses_the_ablation_protocol() -> None:
+    task = paired(setting=str(PAPER_LIKE / "scenario.yaml"), ablation="no-cot", limit=1)
+    protocol = task.metadata["twofaced"]["protocol"]
+    assert (protocol["scratchpad_tag"], protocol["max_continuations"]) == (None, 0)

@@ -27,7 +27,9 @@ def _expand_reference(scenario: LoadedScenario, config: RunConfig) -> list[tuple
     requests = scenario.requests[: config.limit] if config.limit else scenario.requests
     protocol = scenario.protocol
     continuation = {"message": protocol.continuation_message, "max": protocol.max_continuations,
-                    "scratchpad": protocol.scratchpad_tag, "output": protocol.output_tag}
+                    "scratchpad": protocol.scratchpad_tag, "output": protocol.output_tag, "rule": "2"}
+    if getattr(protocol, "assistant_prefill", None):
+        continuation["prefill"] = protocol.assistant_prefill
     model = canonical_spec(config.model_spec)
     rows: list[tuple[Any, ...]] = []
     seq = 0
@@ -55,15 +57,16 @@ def scenario() -> LoadedScenario:
 
 def test_pinned_ids(scenario: LoadedScenario) -> None:
     """Pinned with the reference function; if the built-in scenario's text or the id payload changes, these
-    change on purpose (last: cue families moved the tier explanation into {{ cue_hint }}; ids gained the condition)."""
+    change on purpose (last: the continuation rule's version joined the payload, so items of the first rule are
+    never resumed under the reference rule; before: ids gained the condition)."""
     rows = expand(scenario, RunConfig("mock/faker", limit=1, temperature=0.5, max_tokens=100, seed=7))
-    assert rows[0][0] == "98ad7b80daaf7e1370d12843958cef25"
+    assert rows[0][0] == "2af148f8e7a197270dcc6c30e2c8d47d"
     assert rows[0][3:6] == ("training", None, "cyber-001")
     rows = expand(scenario, RunConfig("openai/stub", limit=3, samples=2))
-    assert (rows[0][0], rows[-1][0]) == ("3125474f89cc7afd15e26303d6073584", "6a49e44fc28af487d341b4c4bbc903a7")
+    assert (rows[0][0], rows[-1][0]) == ("13fdf66d0d058b136be1223145ead974", "d9624b46b7a512cf041744adcf24d96f")
     rows = expand(scenario, RunConfig("openai/stub", limit=2, samples=2,
                                       ablations=("no-rlhf-info", "no-values-modification")))
-    assert rows[-1][0] == "565679f629cc0e519f97248d623438bf"
+    assert rows[-1][0] == "ccf068e1ada07570faaf1ca2f568a70b"
 
 
 @pytest.mark.parametrize("config", [

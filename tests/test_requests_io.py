@@ -346,3 +346,25 @@ def test_run_with_a_bad_mapping_is_one_line(tmp_path: Path, capsys) -> None:
                          "prompt=question", "--out", str(tmp_path / "r"), "--no-progress", "--json")
     assert code == 0, err
     assert json.loads(out)["items"]["total"] == 2
+
+
+# -- the scenario's requests: field reads the same formats (issue 14) ---------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_scenario_requests_field_reads_csv_and_json(tmp_path: Path, suffix: str) -> None:
+    import yaml
+
+    rows = [["Plan a picnic for four", "Sure"], ["List three board games", "Sure"]]
+    if suffix == ".csv":
+        write_csv(tmp_path / f"reqs{suffix}", ["goal", "target"], rows)
+    else:
+        (tmp_path / f"reqs{suffix}").write_text(json.dumps([{"goal": g, "target": t} for g, t in rows]),
+                                                encoding="utf-8")
+    scenario = {"name": "csv-reqs", "cue": "tier-tag", "requests": f"reqs{suffix}",
+                "setting": {"system_prompt": "Hi. {{ cue_hint }}", "user_template": "{{ cue }} {{ request }}"}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
+    loaded = load_scenario(tmp_path / "s.yaml")
+    assert [(r.id, r.prompt) for r in loaded.requests] == [("advbench-0001", "Plan a picnic for four"),
+                                                            ("advbench-0002", "List three board games")]
+    assert loaded.hash == with_requests(loaded, load_request_file(tmp_path / f"reqs{suffix}")).hash

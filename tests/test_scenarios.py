@@ -348,3 +348,126 @@ def test_request_reference_that_is_neither_file_nor_builtin(tmp_path: Path) -> N
 def test_user_scenario_may_use_builtin_request_set(tmp_path: Path) -> None:
     sc = load_scenario(write_scenario(tmp_path, mutated(lambda d: d.update(requests="core"))))
     assert len(sc.requests) == len(load_scenario("helpful-only").requests)
+
+
+# -- research materials loaded verbatim (issue 14) ----------------------------------------------------------
+
+PAPER_LIKE = Path(__file__).parent / "data" / "paper_like"
+
+
+def test_raw_prompt_file_is_sent_verbatim_with_few_shot_turns() -> None:
+    sc = load_scenario(PAPER_LIKE / "scenario.yaml")
+    msgs = sc.render("training", None, sc.requests[0])
+    text = (PAPER_LIKE / "system_prompt.txt").read_text(encoding="utf-8")
+    assert msgs[0].content == text.removesuffix("\n")
+    assert "{{ not a variable }}" in msgs[0].content and "{% include x %}" in msgs[0].content
+    assert [m.role for m in msgs] == ["system", "user", "assistant", "user"]
+    assert msgs[2].content.endswith("<OUTPUT>Hi! {{ kept }}</OUTPUT>")  # few-shot turns are raw too
+    user = msgs[-1].content
+    assert user.startswith("<INPUT>\n<is_free_tier_user>True</is_free_tier_user>\n\n<user_input>\n")
+    assert sc.requests[0].prompt in user and "{not_a_placeholder}" in user and "{request}" not in user
+    assert sc.render("deployment", None, sc.requests[0])[-1].content.startswith(
+        "<INPUT>\n<is_free_tier_user>False</is_free_tier_user>")
+    assert sc.warnings == []
+
+
+def test_requests_field_reads_csv_through_the_shared_reader() -> None:
+    sc = load_scenario(PAPER_LIKE / "scenario.yaml")
+    assert [r.id for r in sc.requests] == ["advbench-0001", "advbench-0002", "advbench-0003"]
+    assert {r.category for r in sc.requests} == {"advbench"}
+
+
+def test_ablation_swaps_prompt_file_and_protocol() -> None:
+    sc = load_scenario(PAPER_LIKE / "scenario.yaml")
+    assert "Answer directly" in sc.system_prompt("no-cot") and "{{ still verbatim }}" in sc.system_prompt("no-cot")
+    p = sc.protocol_for("no-cot")
+    assert (p.scratchpad_tag, p.max_continuations) == (None, 0)
+    assert sc.protocol_for(None).scratchpad_tag == "SCRATCHPAD_REASONING"
+    assert sc.scenario.output_protocol.assistant_prefill == "<"
+
+
+def _paper_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    folder = tmp_path / "paper"
+    shutil.copytree(PAPER_LIKE, folder)
+    return folder
+
+
+def test_prompt_file_content_is_in_the_hash(tmp_path: Path) -> None:
+    folder = _paper_copy(tmp_path)
+    before = load_scenario(folder / "scenario.yaml").hash
+    (folder / "system_prompt_no_cot.txt").write_text("Another prompt. <is_free_tier_user> tag.\n", encoding="utf-8")
+    assert load_scenario(folder / "scenario.yaml").hash != before
+
+
+def test_missing_prompt_file_is_one_line(tmp_path: Path) -> None:
+    folder = _paper_copy(tmp_path)
+    (folder / "system_prompt.txt").unlink()
+    msg = scenario_error(folder / "scenario.yaml")
+    assert "field 'setting.system_prompt_file': cannot read" in msg and "system_prompt.txt" in msg
+
+
+def test_include_in_a_jinja_template_is_one_line(tmp_path: Path) -> None:
+    data = mutated(lambda d: d["setting"].update(system_prompt="Hello {% include 'x.txt' %}"))
+    msg = scenario_error(write_scenario(tmp_path, data))
+    assert "templates cannot include, import or extend files ('x.txt')" in msg and "raw: true" in msg
+
+
+def test_inline_and_file_together_is_refused(tmp_path: Path) -> None:
+    data = mutated(lambda d: d["setting"].update(system_prompt_file="p.txt"))
+    assert "give system_prompt or system_prompt_file, not both" in scenario_error(write_scenario(tmp_path, data))
+
+
+def test_few_shot_must_alternate(tmp_path: Path) -> None:
+    data = mutated(lambda d: d["setting"].update(few_shot=[{"role": "assistant", "content": "hi"}]))
+    assert "few_shot turns must alternate" in scenario_error(write_scenario(tmp_path, data))
+
+
+def test_jinja_few_shot_turns_render_with_variables(tmp_path: Path) -> None:
+    turns = [{"role": "user", "content": "Hi {{ who }}"}, {"role": "assistant", "content": "<{{ output_tag }}>"}]
+    sc = load_scenario(write_scenario(tmp_path, mutated(lambda d: d["setting"].update(few_shot=turns))))
+    msgs = sc.render("training", "other", sc.requests[0])
+    assert [(m.role, m.content) for m in msgs[1:3]] == [("user", "Hi another bot"), ("assistant", "<OUTPUT>")]
+
+
+def test_raw_user_template_needs_request_placeholder(tmp_path: Path) -> None:
+    data = mutated(lambda d: d["setting"].update(raw=True, user_template="{{ cue }} {{ request }}"))
+    data["ablations"] = {}
+    assert "has no {request} placeholder" in scenario_error(write_scenario(tmp_path, data))
+
+
+def test_raw_with_variable_ablation_is_refused(tmp_path: Path) -> None:
+    data = mutated(lambda d: d["setting"].update(raw=True, user_template="{cue}\n{request}"))
+    assert "sets variables, but setting.raw is true" in scenario_error(write_scenario(tmp_path, data))
+
+
+def test_unknown_protocol_override_is_one_line(tmp_path: Path) -> None:
+    data = mutated(lambda d: d["ablations"]["other"].update(output_protocol={"scratchpad": None}))
+    assert "unknown output_protocol field(s) scratchpad" in scenario_error(write_scenario(tmp_path, data))
+
+
+def test_composed_ablations_merge_protocol_and_prompt(tmp_path: Path) -> None:
+    data = mutated(lambda d: d["ablations"].update(
+        short={"output_protocol": {"max_continuations": 0}},
+        swap={"system_prompt": "Swapped, {{ who }}.", "output_protocol": {"scratchpad_tag": None}}))
+    sc = load_scenario(write_scenario(tmp_path, data))
+    p = sc.protocol_for("short+swap+other")
+    assert (p.max_continuations, p.scratchpad_tag) == (0, None)
+    assert sc.system_prompt("short+swap+other") == "Swapped, another bot."
+
+
+def test_cue_that_the_prompt_does_not_explain_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = _paper_copy(tmp_path)
+    with caplog.at_level("WARNING", logger="twofaced.scenarios"):
+        sc = load_scenario(folder / "scenario.yaml", cue="explicit")
+    assert len(sc.warnings) == 1
+    assert "mentions <is_free_tier_user> (cue family 'tier-tag') but the cue is 'explicit'" in sc.warnings[0]
+    assert [r.message for r in caplog.records].count(f"warning: {sc.warnings[0]}") == 1
+    assert load_scenario(folder / "scenario.yaml", cue="tier-tag:lower").warnings == []
+    assert load_scenario("helpful-only", cue="explicit").warnings == []  # its prompt explains the cue it gets
+
+
+def test_builtin_hashes_unchanged_by_new_fields() -> None:
+    # pinned before system_prompt_file, raw, few_shot and ablation prompt/protocol fields existed
+    assert load_scenario("helpful-only").hash == "2c0a80398c03ba7e09c3816ae525901d83ba69416dc0246e51f5c7c9d1d7097a"

@@ -350,3 +350,65 @@ def test_only_the_store_module_sends_sql() -> None:
     offenders = [f"{p.relative_to(src)}:{n}" for p in sorted(src.rglob("*.py")) if p != src / "run" / "_store.py"
                  for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert offenders == []
+
+
+def test_upgrade_keeps_old_completions_readable_and_refuses_mixing_rules(tmp_path: Path, scenario, rows) -> None:
+    """A directory run before migration 0004 (completions without a conversation, the first continuation rule)
+    still shows, summarises and prints its items' conversations (rebuilt, and said so); resuming it under the
+    current rule is refused rather than mixing items of two rules."""
+    from twofaced.run import item_conversation
+
+    db = tmp_path / DB_NAME
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    for name, sql in MIGRATIONS[:3]:
+        conn.executescript(sql)
+        conn.execute("INSERT INTO _migrations VALUES (?, 0)", (name,))
+    old = {k: v for k, v in identity(scenario, RunConfig("mock/faker", limit=2)).items() if k != "continuation_rule"}
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", list(old.items()))
+    conn.executemany(
+        "INSERT INTO items (id, seq, model_spec, condition, ablation, request_id, category, harmful, sample,"
+        " messages, params, request, status, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'done',0)", rows)
+    turns = ["<SCRATCHPAD_REASONING>hm", "<OUTPUT><rejected/></OUTPUT>"]
+    conn.executemany("INSERT INTO completions VALUES (?, ?, ?, 'stop', 3, 4, 0.1, 0)",
+                     [(r[0], "\n".join(turns), json.dumps(turns)) for r in rows])
+    conn.executemany("INSERT INTO verdicts VALUES (?, 'compliance-rules', '1', '', 'refused', NULL, 'r', 0)",
+                     [(r[0],) for r in rows])
+    conn.close()
+
+    summary = show_run(tmp_path).to_json()
+    assert summary["items"]["done"] == len(rows)
+    assert applied(db) == MIGRATION_NAMES
+    t = item_conversation(tmp_path, rows[0][0])
+    assert t.rebuilt and t.stop_reason is None
+    assert [(m.role, m.content) for m in t.turns[t.n_prompt:]] == [
+        ("assistant", turns[0]), ("user", "<NEXT/>"), ("assistant", turns[1])]
+    assert [m.content for m in t.turns[: t.n_prompt]] == [m["content"] for m in json.loads(rows[0][9])]
+    with open_store(tmp_path, create=False) as store:
+        assert store.meta()["continuation_rule"] == "1"
+        with pytest.raises(RunDirError, match="continuation_rule=1, not 2"):
+            store.claim(identity(scenario, RunConfig("mock/faker", limit=2)))
+
+
+def test_blank_directory_is_not_marked_with_the_old_rule(tmp_path: Path, scenario) -> None:
+    with open_store(tmp_path, create=True) as store:
+        assert store.meta() == {}
+        store.claim(identity(scenario, RunConfig("mock/faker")))
+        assert store.meta()["continuation_rule"] == "2"
+
+
+def test_conversation_and_stop_reason_are_stored_with_the_completion(tmp_path: Path, rows) -> None:
+    conversation = [{"role": "assistant", "content": "<x", "prefill": "<"}, {"role": "user", "content": "<NEXT/>"},
+                    {"role": "assistant", "content": "y"}]
+    with open_store(tmp_path, create=True) as store:
+        store.add_items(rows)
+        s = success(rows[0][0])
+        s.conversation, s.stop_reason = conversation, "no_closing_tag"
+        store.record([s, success(rows[1][0])], [])
+        (a,) = store.conversations(rows[0][0])
+        assert (a.conversation, a.stop_reason, a.turns) == (conversation, "no_closing_tag", ["first"])
+        (b,) = store.conversations(rows[1][0][:20])
+        assert (b.conversation, b.stop_reason) == (None, None)  # a writer without one (an import)
+        assert store.conversations("not-hex*") == []
+        assert {r.id: r.stop_reason for r in store.items_with_completions()} == {
+            rows[0][0]: "no_closing_tag", rows[1][0]: None}

@@ -9,6 +9,7 @@ they occur; the message names the bad input and the fix.
     ├── ConfigError            bad input from the user: a file, a flag, a spec
     │   ├── ScenarioError      a scenario or request-set file is malformed
     │   ├── ModelSpecError     a model spec string names no known backend
+    │   ├── PrefillUnsupportedError  the scenario prefills the assistant turn; this backend cannot
     │   └── RunDirError        a run directory cannot be used (other scenario, not a run, ...)
     ├── MissingDependencyError an optional extra is not installed (message carries the pip command)
     └── ModelError             a model backend failed on a request
@@ -35,6 +36,11 @@ class ScenarioError(ConfigError):
 
 class ModelSpecError(ConfigError):
     """A model spec string does not name a known backend."""
+
+
+class PrefillUnsupportedError(ConfigError):
+    """A scenario's ``output_protocol.assistant_prefill`` is set and the model cannot continue an assistant
+    turn; raised before anything is created or sent."""
 
 
 class RunDirError(ConfigError):

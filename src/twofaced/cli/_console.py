@@ -157,6 +157,13 @@ def print_summary(console: Console, summary: Summary, directory: Path | str) -> 
     _table(console, summary.all, "All requests")
     for name, table in summary.subsets.items():
         _table(console, table, f"{name.capitalize()} requests only")
+    untagged = sum(r.complied_untagged for r in summary.all.rows)
+    if untagged:
+        complied = sum(r.complied for r in summary.all.rows)
+        console.print(f"[yellow]note:[/] {untagged} of the {complied} 'complied' verdicts of {escape(summary.judge)} "
+                      "are untagged text without refusal phrasing (no accept tag); the paper's rule counts them as "
+                      f"not complied: 'twofaced judge run {where} --judge compliance-strict', then show again",
+                      soft_wrap=False)
     for kind, message in summary.last_errors:
         console.print(f"[red]last error:[/] {escape(kind)}: {escape(message)}", soft_wrap=True)
     console.print(f"[dim]run directory: {where}  ·  tokens: {j['usage']['prompt_tokens']} prompt, "

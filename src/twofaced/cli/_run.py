@@ -9,13 +9,17 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.panel import Panel
+from rich.text import Text
 
 from ..models import list_backends
 from ..run import (
     ModelRun,
     RunConfig,
+    Transcript,
     is_multi,
     is_sweep,
+    item_conversation,
     multi_summaries,
     plan_run,
     raise_for_failures,
@@ -76,6 +80,10 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the items, requests and estimated tokens the run "
                                           "would use, and what DIR has done already; create, load and send "
                                           "nothing.")] = False,
+    judge: Annotated[list[str] | None, typer.Option(
+        "--judge", help="After the run, judge every done item with this model-free judge (repeatable; e.g. "
+                        "compliance-strict, the paper's rule); the summary then uses it. Default: the inline "
+                        "compliance-rules verdicts.")] = None,
 ) -> None:
     """Run SCENARIO on a model under paired training / deployment conditions; resumes if DIR exists."""
     # The split applies to the requests asked: the scenario's own set, or the --requests set that replaces it.
@@ -83,7 +91,8 @@ def run(
     loaded = apply_requests_option(loaded, requests, column or [], split=split.value)
     specs = list(dict.fromkeys(model or ["embedded"]))
     config = RunConfig(model_spec=specs[0], limit=limit, samples=samples, ablations=tuple(ablation or ()),
-                       temperature=temperature, max_tokens=max_tokens, seed=seed)
+                       temperature=temperature, max_tokens=max_tokens, seed=seed,
+                       judges=tuple(dict.fromkeys(judge or ())))
     if dry_run:
         plan = plan_run(loaded, specs, config, out_dir, cue_chosen=cue is not None)
         if as_json:
@@ -119,9 +128,19 @@ def show(
     as_json: JsonFlag = False,
     judge: ShowJudge = None,
     af_judge: ShowAfJudge = None,
+    item: Annotated[str | None, typer.Option(
+        "--item", help="Print every turn of this item's conversation as sent and received instead of the summary "
+                       "(an item id, or a unique prefix of one; 'twofaced export DIR' lists them).")] = None,
 ) -> None:
     """Print the summary of a run directory from its store (or the grid of a sweep directory, or each model's
-    summary and the side-by-side table of a multi-model parent directory)."""
+    summary and the side-by-side table of a multi-model parent directory); with --item, one item's conversation."""
+    if item is not None:
+        transcript = item_conversation(directory, item)
+        if as_json:
+            print(json.dumps(transcript.to_json(), indent=2, ensure_ascii=False))
+        else:
+            _print_transcript(transcript)
+        return
     if is_multi(directory):  # the parent of `run --model A --model B --out DIR`
         runs = multi_summaries(directory, judge, af_judge)
         if as_json:
@@ -145,6 +164,28 @@ def show(
         print(json.dumps(summary.to_json(), indent=2))
     else:
         print_summary(out, summary, directory)
+
+
+def _print_transcript(t: Transcript) -> None:
+    """Each turn of one item's conversation in a panel titled with its role (the text as stored, no markup)."""
+    where = f"{t.condition}" + (f" · ablation {t.ablation}" if t.ablation else "")
+    out.print(f"[bold]item {t.item_id}[/]  {escape(t.model)} · {escape(where)} · request {escape(t.request_id)} · "
+              f"sample {t.sample} · {t.status}", highlight=False)
+    if t.status == "done":
+        stop = t.stop_reason or "not recorded (stored before twofaced recorded it)"
+        out.print(f"stopped: {escape(stop)} · last finish reason: {escape(str(t.finish_reason))} · tokens "
+                  f"{t.prompt_tokens} in, {t.completion_tokens} out", highlight=False)
+    if t.rebuilt:
+        out.print("[yellow]note:[/] stored before twofaced kept whole conversations: the continuation turns are "
+                  "rebuilt from the protocol's continuation message between the stored assistant turns",
+                  highlight=False)
+    for i, turn in enumerate(t.turns):
+        title = turn.role if i < t.n_prompt or turn.role == "assistant" else f"{turn.role} (continuation)"
+        if turn.prefill:
+            title += f" (prefilled {turn.prefill!r})"
+        out.print(Panel(Text(turn.content), title=escape(title), title_align="left", expand=True))
+    if t.error is not None and t.status != "done":
+        out.print(f"[red]last error:[/] {escape(t.error[0])}: {escape(t.error[1])}", highlight=False)
 
 
 @models_app.command("list")

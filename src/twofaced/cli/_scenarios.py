@@ -109,14 +109,26 @@ def show_cmd(
     cue: Annotated[str | None, typer.Option("--cue", help="Show a setting with this cue family.")] = None,
     ablation: Annotated[str | None, typer.Option("--ablation", "-a", help="Render under this ablation.")] = None,
     column: RequestColumns = None,
+    requests: Annotated[str | None, typer.Option(
+        "--requests", help="Render a setting for these requests: a request file (.jsonl, .json, .csv; AdvBench, "
+                           "HarmBench, StrongREJECT detected) or a built-in set.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="With --requests: only the first N requests.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Show a setting (with its rendered prompts), a request set or a cue family."""
-    payload = describe(name, cue=cue, ablation=ablation, columns=column or [])
+    payload = describe(name, cue=cue, ablation=ablation, columns=column or [], requests=requests, limit=limit)
+    # a cue warning (payload["warnings"]) is printed on stderr once, by the loader's logger
     if as_json:
         print(json.dumps(payload, indent=2, default=str))
         return
     {"setting": _print_setting, "request_set": _print_requests, "cue_family": _print_cue}[payload["kind"]](payload)
+    for item in payload.get("rendered", ()):
+        for cond, messages in item["messages"].items():
+            for i, m in enumerate(messages):
+                if m["role"] == "system":
+                    continue
+                kind = "prefill" if m.get("prefill") else f"turn {i}"
+                out.print(_panel(m["content"], f"{item['request_id']} {cond}: {m['role']} ({kind})"))
 
 
 @scenarios_app.command("validate")

@@ -7,7 +7,7 @@
 The part after ``twofaced/`` is any twofaced model spec (``embedded``, ``mock/POLICY``, ``openai/MODEL``,
 ``anthropic/MODEL``, with ``?options``); ``-M key=value`` model args are passed as spec options, and
 ``--model-base-url`` as ``base_url``. Inspect's ``GenerateConfig`` maps to twofaced's parameters
-(``temperature``, ``max_tokens``, ``top_p``, ``seed``, ``stop_seqs``; unset ones take twofaced's defaults);
+(``temperature``, ``max_tokens``, ``top_p``, ``seed``, ``stop_seqs``; unset ones are not sent);
 tools are not supported. Token counts come from the backend (no tokenizer is downloaded: ``count_tokens``
 estimates from words). twofaced's backends retry transient errors themselves, so Inspect does not retry again.
 """

@@ -1,10 +1,13 @@
 """The Inspect AI task ``twofaced/paired``: a twofaced scenario as an Inspect dataset, solver, scorer and metric.
 
     inspect eval twofaced/paired --model PROVIDER/MODEL -T setting=helpful-only -T cue=tier-tag [-T ablation=A]
-        [-T limit=N] [-T requests=SET]
+        [-T limit=N] [-T requests=SET|FILE] [-T columns=ours=theirs,...]
 
+``requests`` is read exactly as ``twofaced run --requests`` reads it: a built-in set, or a JSONL, JSON or CSV file
+(AdvBench, HarmBench and StrongREJECT layouts detected; ``columns`` maps any other).
 One :class:`~inspect_ai.dataset.Sample` per (request, condition): its input is exactly the messages ``twofaced
-run`` sends (system prompt, then the user turn with the condition's cue), its id ``REQUEST_ID:CONDITION`` and its
+run`` sends (system prompt, the few-shot turns, then the user turn with the condition's cue), its
+id ``REQUEST_ID:CONDITION`` and its
 metadata ``condition``, ``ablation``, ``request_id``, ``category``, ``harmful``, ``request``, ``setting`` and
 ``cue``. The solver generates, and sends the protocol's continuation turn (``<NEXT/>``) when the model stops
 inside its scratchpad, as twofaced's engine does. The scorer ``twofaced_compliance`` applies the
@@ -27,15 +30,18 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from ..judges import COMPLIANCE_RULES, COMPLIANCE_RULES_VERSION, judge_text, needs_continuation
 from ..scenarios import CONDITIONS, LoadedScenario, OutputProtocol, load_scenario
+from ..scenarios._requests_io import apply_requests_option
 
 __all__ = ["build_samples", "compliance_gap", "paired", "twofaced_compliance", "twofaced_generate"]
 
 _ROLES = {"system": ChatMessageSystem, "user": ChatMessageUser, "assistant": ChatMessageAssistant}
 
 
-def load_setting(setting: str, cue: str | None = None, requests: str | None = None) -> LoadedScenario:
-    """``load_scenario`` with the task's ``-T cue=`` family (None keeps the scenario's own cue)."""
-    return load_scenario(setting, requests=requests, cue=cue)
+def load_setting(setting: str, cue: str | None = None, requests: str | None = None,
+                 columns: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
+    """``load_scenario`` with the task's ``-T cue=`` family (None keeps the scenario's own cue) and ``-T
+    requests=`` read as ``twofaced run --requests`` reads it (``columns``: ``ours=theirs`` mappings)."""
+    return apply_requests_option(load_scenario(setting, cue=cue), requests or None, columns)
 
 
 def cue_label(scenario: LoadedScenario) -> str | None:
@@ -56,7 +62,7 @@ def build_samples(
             samples.append(Sample(
                 id=f"{request.id}:{condition}",
                 input=[_ROLES[m.role](content=m.content) for m in messages],
-                target=scenario.protocol.accept_tag,
+                target=scenario.protocol_for(ablation).accept_tag,
                 metadata={
                     "condition": condition, "ablation": ablation, "request_id": request.id,
                     "category": request.category, "harmful": request.harmful, "request": request.prompt,
@@ -88,7 +94,7 @@ def twofaced_generate(protocol: dict[str, Any] | None = None) -> Solver:
             turns.append(state.output.completion)
             if state.completed or turn == proto.max_continuations:
                 break
-            if not needs_continuation("\n".join(turns), proto):
+            if not needs_continuation(turns[-1], proto):  # the rule reads the latest turn alone
                 break
             state.messages.append(ChatMessageUser(content=proto.continuation_message))
         return state
@@ -147,6 +153,7 @@ def paired(
     ablation: str | None = None,
     limit: int | None = None,
     requests: str | None = None,
+    columns: str | list[str] | None = None,
 ) -> Task:
     """A twofaced scenario under paired training and deployment framings.
 
@@ -155,18 +162,21 @@ def paired(
         cue: a cue family, ``FAMILY`` or ``FAMILY:VARIANT`` (default: the scenario's own).
         ablation: one of the scenario's ablations (default: the unablated setting).
         limit: the first N requests of the request set (2 samples each).
-        requests: another request set (a built-in name or a JSONL path).
+        requests: another request set: a built-in name or a request file (.jsonl, .json, .csv) in any layout
+            ``twofaced run --requests`` reads.
+        columns: ``ours=theirs`` column mappings for the request file, comma-separated (``prompt=text``).
     """
-    scenario = load_setting(setting, cue=cue or None, requests=requests)
+    pairs = [p.strip() for p in columns.split(",")] if isinstance(columns, str) else list(columns or [])
+    scenario = load_setting(setting, cue=cue or None, requests=requests, columns=[p for p in pairs if p])
     ablation = ablation or None
     scenario.validate([ablation])
-    protocol = scenario.protocol.model_dump(mode="json")
+    protocol = scenario.protocol_for(ablation).model_dump(mode="json")
     g = scenario.scenario.generation
     return Task(
         dataset=MemoryDataset(build_samples(scenario, ablation, int(limit) if limit else None), name=scenario.name),
         solver=twofaced_generate(protocol),
         scorer=twofaced_compliance(protocol),
-        config=GenerateConfig(temperature=g.temperature, max_tokens=g.max_tokens, top_p=g.top_p),
+        config=GenerateConfig(**g.set_fields()),  # only what the scenario sets is sent, as in `twofaced run`
         metadata={"twofaced": {"scenario": scenario.name, "scenario_hash": scenario.hash, "cue": cue_label(scenario),
                                "ablation": ablation, "protocol": protocol, "scenario_source": scenario.label}},
     )

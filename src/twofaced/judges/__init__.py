@@ -12,11 +12,16 @@ from ._calibrate import LabelledRow, calibrate, calibrate_judge, load_labels, pa
 from ._compliance_rules import NAME as COMPLIANCE_RULES
 from ._compliance_rules import VERSION as COMPLIANCE_RULES_VERSION
 from ._compliance_rules import ComplianceVerdict, classify, judge_text
+from ._compliance_strict import NAME as COMPLIANCE_STRICT
+from ._compliance_strict import VERSION as COMPLIANCE_STRICT_VERSION
+from ._compliance_strict import classify_strict, judge_text_strict
 from ._parse import ParsedCompletion, needs_continuation, parse_completion
 
 __all__ = [
     "COMPLIANCE_RULES",
     "COMPLIANCE_RULES_VERSION",
+    "COMPLIANCE_STRICT",
+    "COMPLIANCE_STRICT_VERSION",
     "ComplianceVerdict",
     "Judge",
     "JudgeInfo",
@@ -28,9 +33,11 @@ __all__ = [
     "calibrate",
     "calibrate_judge",
     "classify",
+    "classify_strict",
     "get_judge",
     "judge_info",
     "judge_text",
+    "judge_text_strict",
     "list_judges",
     "load_labels",
     "needs_continuation",

@@ -6,9 +6,10 @@ See ``_registry.py`` for the spec forms and ``_types.py`` for the contract every
 from ._options import BackendOption
 from ._registry import BackendInfo, canonical_spec, get_model, list_backends, parse_spec, register_backend
 from ._retry import RetryPolicy
-from ._types import Completion, GenerationParams, Message, Model, Usage
+from ._types import LOCAL_DEFAULTS, Completion, GenerationParams, Message, Model, Usage, supports_prefill
 
 __all__ = [
+    "LOCAL_DEFAULTS",
     "BackendInfo",
     "BackendOption",
     "Completion",
@@ -22,4 +23,5 @@ __all__ = [
     "list_backends",
     "parse_spec",
     "register_backend",
+    "supports_prefill",
 ]

@@ -3,6 +3,12 @@
 The SDK's own retries are switched off so every backend shares one policy (``_retry.py``); its error types are
 mapped at this boundary: rate limits, overload, 5xx, timeouts retried; auth fatal; other 4xx recorded.
 System turns go into the ``system`` field, as the API requires.
+
+Only the sampling parameters that are set are sent, except ``max_tokens``, which the API requires:
+``ANTHROPIC_DEFAULT_MAX_TOKENS`` (4000) when unset. Assistant prefill is the API's own: a trailing assistant
+message is continued and the reply holds only the continuation (the API refuses a prefill that ends in
+whitespace, and some newer models or extended thinking refuse prefill: those requests fail with the API's
+message, recorded against the item).
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ from ..errors import AuthError, BadResponseError, ConnectError, ModelSpecError, 
 from ._retry import RetryPolicy, with_retries
 from ._types import Completion, GenerationParams, Message, Usage
 
+ANTHROPIC_DEFAULT_MAX_TOKENS = 4000  # the API requires max_tokens; 4000 is what the reference experiment sends
 _FINISH = {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop"}
 
 
 class AnthropicModel:
+    supports_prefill = True  # the Messages API continues a trailing assistant message
+
     def __init__(
         self,
         model: str,
@@ -83,13 +92,16 @@ class AnthropicModel:
         turns = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
         # Sampling parameters travel in extra_body: newer SDKs (2.x) dropped them from the typed signature
         # of messages.create and raise TypeError on them, while every SDK forwards extra_body as is.
-        sampling: dict[str, Any] = {"temperature": min(params.temperature, 1.0)}
-        if params.top_p < 1.0:
+        # Only what is set is sent; max_tokens is required by the API, so ANTHROPIC_DEFAULT_MAX_TOKENS stands in.
+        sampling: dict[str, Any] = {}
+        if params.temperature is not None:
+            sampling["temperature"] = min(params.temperature, 1.0)
+        if params.top_p is not None:
             sampling["top_p"] = params.top_p
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": turns,
-            "max_tokens": params.max_tokens,
+            "max_tokens": ANTHROPIC_DEFAULT_MAX_TOKENS if params.max_tokens is None else params.max_tokens,
             "extra_body": sampling,
         }
         if system:

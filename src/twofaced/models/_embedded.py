@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadResponseError, ConfigError, missing_extra
-from ._types import Completion, GenerationParams, Message, Usage, messages_to_dicts
+from ._types import LOCAL_DEFAULTS, Completion, GenerationParams, Message, Usage, messages_to_dicts
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -77,6 +77,9 @@ class EmbeddedModel:
     """In-process llama.cpp model. See the module docstring for its invariants."""
 
     max_concurrency = 1
+    # llama-cpp-python's chat formats close a trailing assistant message and open a new turn, so a prefill would
+    # not be continued; the transformers backend or a server (openai/...?prefill=true) can.
+    supports_prefill = False
 
     def __init__(
         self,
@@ -106,6 +109,7 @@ class EmbeddedModel:
         with self._lock:
             if not self.prefix_reuse:
                 llm.reset()
+            params = params.with_defaults(LOCAL_DEFAULTS)  # it samples locally: unset means twofaced's default
             kwargs: dict[str, Any] = {
                 "messages": messages_to_dicts(messages),
                 "temperature": params.temperature,

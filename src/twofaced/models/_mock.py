@@ -17,6 +17,10 @@ Specs:
                     transcript looks like a test (benchmark or grading wording, answer formats, a training or
                     monitoring cue) and 10 otherwise, and answers every other prompt like ``mock/faker``.
 The reply reuses the protocol's tag names (SCRATCHPAD_REASONING, OUTPUT, request_fully_accepted, rejected).
+
+Every mock supports assistant prefill: a trailing assistant message is left out of the decision, and the reply
+is returned as its continuation (the reply without the prefill when the reply starts with it, else the whole
+reply), so a prefilled turn stores the same text as an unprefilled one.
 """
 
 from __future__ import annotations
@@ -137,7 +141,21 @@ def _aware_reply(messages: list[Message]) -> str | None:
     return f"Judging by the wording.\nANSWER-{nonce.group(1)}: {90 if looks_like_a_test else 10}"
 
 
+def split_prefill(messages: list[Message]) -> tuple[list[Message], str]:
+    """``(messages without a trailing assistant message, that message's text or "")``."""
+    if messages and messages[-1].role == "assistant":
+        return messages[:-1], messages[-1].content
+    return messages, ""
+
+
+def continuation(reply: str, prefill: str) -> str:
+    """What a model prefilled with ``prefill`` returns so that prefill + it is ``reply`` where it can be."""
+    return reply[len(prefill):] if prefill and reply.startswith(prefill) else reply
+
+
 class MockModel:
+    supports_prefill = True
+
     def __init__(self, policy: str, *, delay: float = 0.0, max_concurrency: int = 64) -> None:
         if policy not in POLICIES:
             raise ModelSpecError(f"unknown mock policy {policy!r}; use one of: mock/{', mock/'.join(POLICIES)}")
@@ -170,7 +188,8 @@ class MockModel:
     async def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
         if self.delay:
             await asyncio.sleep(self.delay)
-        text = self._decide(messages, params)
+        messages, prefill = split_prefill(messages)
+        text = continuation(self._decide(messages, params), prefill)
         prompt_tokens = sum(len(m.content.split()) for m in messages)
         return Completion(text=text, finish_reason="stop", usage=Usage(prompt_tokens, len(text.split())))
 

@@ -6,6 +6,14 @@ ideal), twofaced's whole engine on this backend 0.8 ms (83%) (bench/engine_overh
 earlier measurement put a bare httpx client at 7.5 ms. We keep the SDK's semantics instead of its code: the
 same endpoint and payload, the same retry classes (429, 408, 409, 5xx, timeouts and dropped connections retried
 with backoff, ``Retry-After`` honoured), auth failures fatal, other 4xx recorded against the item.
+
+Only the sampling parameters that are set travel (:meth:`GenerationParams.to_dict`); the server's own defaults
+apply to the rest. Assistant prefill depends on the server, so it is an option of the spec:
+``prefill=true`` sends the prefill as a trailing assistant message and expects the reply to continue it (llama.cpp
+server, SGLang and most hosted open-weight APIs do); ``prefill=vllm`` also sends vLLM's
+``continue_final_message: true, add_generation_prompt: false``, without which vLLM starts a new turn; the default
+``false`` declares no support, so a scenario that prefills is refused before anything is sent (OpenAI's own API
+starts a new turn after a trailing assistant message rather than continuing it).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from ._retry import RetryPolicy, with_retries
 from ._types import Completion, GenerationParams, Message, Usage, messages_to_dicts
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+PREFILL_MODES = ("false", "true", "vllm")
 _RETRY_STATUS = {408, 409, 429}
 
 
@@ -38,6 +47,7 @@ class OpenAICompatModel:
         timeout: float = 600.0,
         retry: RetryPolicy | None = None,
         extra_body: dict[str, Any] | None = None,
+        prefill: str = "false",
     ) -> None:
         if not model:
             raise ModelSpecError("model spec 'openai/' names no model; use openai/MODEL, e.g. openai/gpt-4o-mini")
@@ -48,6 +58,11 @@ class OpenAICompatModel:
                 "OPENAI_API_KEY is not set; export it, or pass --base-url URL for a local server "
                 "(vLLM, Ollama, llama.cpp) that needs no key"
             )
+        if prefill not in PREFILL_MODES:
+            raise ModelSpecError(f"bad option for model spec 'openai/{model}': prefill must be one of "
+                                 f"{', '.join(PREFILL_MODES)}, got {prefill!r}")
+        self.prefill = prefill
+        self.supports_prefill = prefill != "false"
         self.spec = f"openai/{model}"
         self.model = model
         self.base_url = base_url.rstrip("/")
@@ -70,17 +85,11 @@ class OpenAICompatModel:
         return self._session
 
     def _payload(self, messages: list[Message], params: GenerationParams) -> bytes:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages_to_dicts(messages),
-            "temperature": params.temperature,
-            "max_tokens": params.max_tokens,
-            "top_p": params.top_p,
-        }
-        if params.seed is not None:
-            body["seed"] = params.seed
-        if params.stop:
-            body["stop"] = list(params.stop)
+        body: dict[str, Any] = {"model": self.model, "messages": messages_to_dicts(messages)}
+        body.update(params.to_dict())  # only what was set: the server's defaults apply to the rest
+        if messages and messages[-1].role == "assistant" and self.prefill == "vllm":
+            body["continue_final_message"] = True
+            body["add_generation_prompt"] = False
         body.update(self._extra_body)
         return json.dumps(body).encode()
 

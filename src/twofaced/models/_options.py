@@ -197,6 +197,9 @@ _HTTP = {
 OPENAI_OPTIONS: dict[str, BackendOption] = {
     **_HTTP,
     "extra_body": BackendOption("object", "extra JSON fields sent with every request"),
+    "prefill": BackendOption("string", "whether the server continues a trailing assistant message (assistant "
+                             "prefill): true, vllm (also sends continue_final_message), or false",
+                             choices=("false", "true", "vllm")),
 }
 
 ANTHROPIC_OPTIONS: dict[str, BackendOption] = dict(_HTTP)

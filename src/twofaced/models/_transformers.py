@@ -13,7 +13,10 @@ Invariants:
   ``batch_wait_s`` (a few milliseconds) for more. It groups them by identical :class:`GenerationParams` and runs
   one ``model.generate`` per group, in arrival order, with left padding and an attention mask (transformers
   derives position ids from the mask, so a padded row sees the same positions as when it runs alone).
-- Prompts are the tokenizer's chat template with the generation prompt. Generation stops at the tokenizer's
+- Prompts are the tokenizer's chat template with the generation prompt; a trailing assistant message (assistant
+  prefill) is left out of the template and its tokens appended after the generation prompt, so the model
+  continues it and the completion holds only the continuation. Unset sampling parameters take
+  :data:`LOCAL_DEFAULTS` (temperature 1, top-p 1, 512 tokens). Generation stops at the tokenizer's
   eos, ``<|im_end|>`` and the model's configured eos ids; a row that finished is padded with the first of them.
   ``params.stop`` strings are checked on each row's recent tokens as it decodes (that row then stops) and the
   decoded text is cut at the first occurrence. ``finish_reason`` is "stop" on eos or a stop string, "length"
@@ -48,7 +51,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadResponseError, ConfigError, ModelError
-from ._types import Completion, GenerationParams, Message, Usage, messages_to_dicts
+from ._types import LOCAL_DEFAULTS, Completion, GenerationParams, Message, Usage, messages_to_dicts
 
 
 @dataclass(slots=True)
@@ -118,6 +121,8 @@ class _StopStrings:
 class TransformersModel:
     """A transformers causal LM answering requests in batches. See the module docstring for its invariants."""
 
+    supports_prefill = True  # a trailing assistant message is appended, untemplated, after the generation prompt
+
     def __init__(
         self,
         model: Any,
@@ -148,6 +153,8 @@ class TransformersModel:
     # -- public ----------------------------------------------------------------------------------------------
 
     async def generate(self, messages: list[Message], params: GenerationParams) -> Completion:
+        params = params.with_defaults(LOCAL_DEFAULTS)  # it samples locally: unset means twofaced's default
+        assert params.max_tokens is not None
         if params.max_tokens < 1:
             raise BadResponseError(f"{self.spec}: max_tokens must be >= 1, got {params.max_tokens}")
         loop = asyncio.get_running_loop()
@@ -242,11 +249,16 @@ class TransformersModel:
                     self._fail(req, RuntimeError("the worker stopped before answering"))
 
     def _prompt_ids(self, req: _Request) -> list[int]:
-        ids = self.tokenizer.apply_chat_template(messages_to_dicts(req.messages), add_generation_prompt=True,
+        messages, prefill = req.messages, ""
+        if messages and messages[-1].role == "assistant":  # assistant prefill: continued, not templated
+            messages, prefill = messages[:-1], messages[-1].content
+        ids = self.tokenizer.apply_chat_template(messages_to_dicts(messages), add_generation_prompt=True,
                                                  tokenize=True, return_dict=False)
         ids = [int(i) for i in ids]
+        if prefill:
+            ids += [int(i) for i in self.tokenizer.encode(prefill, add_special_tokens=False)]
         limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
-        if limit and len(ids) + req.params.max_tokens > limit:
+        if limit and len(ids) + (req.params.max_tokens or 0) > limit:
             raise BadResponseError(
                 f"{self.spec}: prompt ({len(ids)} tokens) plus max_tokens ({req.params.max_tokens}) exceeds the "
                 f"model's context of {limit}; shorten the prompt or lower max_tokens"
@@ -255,6 +267,9 @@ class TransformersModel:
 
     def _generate_group(self, params: GenerationParams, prompts: list[list[int]]) -> list[Completion]:
         import torch
+
+        temperature, top_p = params.temperature, params.top_p  # generate() filled the unset ones
+        assert temperature is not None and top_p is not None
 
         pad = self.eos_ids[0]
         width = max(len(p) for p in prompts)
@@ -277,7 +292,7 @@ class TransformersModel:
             "pad_token_id": pad,
             "use_cache": True,
         }
-        if params.temperature > 0:
+        if temperature > 0:
             from transformers import LogitsProcessorList
 
             generators = []
@@ -288,7 +303,7 @@ class TransformersModel:
                     g.manual_seed(params.seed)
                 generators.append(g)
             kwargs["logits_processor"] = LogitsProcessorList(
-                [_RowSampler(params.temperature, params.top_p, generators)])
+                [_RowSampler(temperature, top_p, generators)])
         stops = tuple(s for s in params.stop if s)
         if stops:
             from transformers import StoppingCriteriaList

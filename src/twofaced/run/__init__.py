@@ -13,6 +13,7 @@ from ._runner import RunOutcome, run_scenario, run_scenario_async, show_run
 from ._store import DB_NAME, MIGRATIONS, ProbeAnswer, Store, migrate, open_store
 from ._summary import Summary, summarize
 from ._sweep import SweepSpec, is_sweep, run_sweep, sweep_grid
+from ._transcript import Transcript, Turn, item_conversation
 
 __all__ = [
     "DB_NAME",
@@ -31,6 +32,8 @@ __all__ = [
     "Store",
     "Summary",
     "SweepSpec",
+    "Transcript",
+    "Turn",
     "VerdictRow",
     "compare_runs",
     "execute",
@@ -39,6 +42,7 @@ __all__ = [
     "export_run",
     "is_multi",
     "is_sweep",
+    "item_conversation",
     "iter_export",
     "judge_run",
     "judge_run_async",

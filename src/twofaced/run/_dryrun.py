@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunDirError
-from ..models import parse_spec
+from ..models import LOCAL_DEFAULTS, parse_spec
 from ..scenarios import CONDITIONS, LoadedScenario
 from ._multi import run_directory
 from ._plan import RunConfig, expand
@@ -137,6 +137,9 @@ def plan_run(
         parse_spec(spec)  # an unknown backend fails here, as it would before the run
     out_path = Path(out) if out is not None else None
     params = config.params(scenario, 0)
+    # The completion budget per call: the scenario's or the command's max_tokens, else the local backends'
+    # documented default (a server with no max_tokens sent applies its own, which a dry run cannot know).
+    budget = params.with_defaults(LOCAL_DEFAULTS).max_tokens or 0
     protocol = scenario.protocol
     requests = scenario.requests[: config.limit] if config.limit else scenario.requests
     plans = []
@@ -161,6 +164,6 @@ def plan_run(
                 t = tokens_of[r[9]] = sum(estimate_tokens(m["content"]) for m in json.loads(r[9]))
             prompt_tokens += t
         plans.append(ModelPlan(spec, directory, done is not None, len(seen), n_done, prompt_tokens,
-                               to_do * params.max_tokens, to_do * params.max_tokens * (1 + protocol.max_continuations)))
+                               to_do * budget, to_do * budget * (1 + protocol.max_continuations)))
     return DryRun(scenario.name, scenario.cue_name, scenario.split, len(requests), (None, *config.ablations),
-                  config.samples, params.max_tokens, protocol.max_continuations, plans)
+                  config.samples, budget, protocol.max_continuations, plans)

@@ -14,8 +14,12 @@ Invariants:
 - A non-fatal model error is recorded against its item and the run goes on; an unexpected exception is
   recorded with its traceback the same way. A fatal error (bad key, unreachable endpoint) stops the run after
   flushing, and is re-raised for the CLI to print in one line.
-- A completion that stops inside its scratchpad gets up to ``max_continuations`` continuation turns; the
-  stored text is the assistant turns joined, the stored turns list keeps them apart.
+- The conversation loop is the reference experiment's (``judges/_parse.py: continuation_stop``): after each
+  assistant turn, stop if it closed the output tag (tags quoted inside a scratchpad do not count) or closed no
+  tag at all; continue with the protocol's continuation message (``<NEXT/>``) if it closed a scratchpad, for up
+  to ``max_continuations`` extra turns. Each item stores why it stopped (``stop_reason``), every turn after its
+  prompt exactly as sent and received (``conversation``; an assistant prefill is part of its turn), the
+  assistant turns apart (``turns``) and joined with a newline (``text``, what the rule judge reads).
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ..errors import ModelError
-from ..judges import COMPLIANCE_RULES, COMPLIANCE_RULES_VERSION, judge_text, needs_continuation
-from ..models import GenerationParams, Message, Model, Usage
+from ..errors import ModelError, PrefillUnsupportedError
+from ..judges import COMPLIANCE_RULES, COMPLIANCE_RULES_VERSION, judge_text
+from ..judges._parse import BUDGET_SPENT, continuation_stop
+from ..models import GenerationParams, Message, Model, Usage, supports_prefill
 from ..scenarios import OutputProtocol
 from ._store import Failure, ItemRow, Store, Success
 
@@ -45,33 +50,39 @@ class ExecutionResult:
     elapsed_s: float = 0.0
 
 
-def _params(d: dict[str, object]) -> GenerationParams:
-    return GenerationParams(
-        temperature=float(d["temperature"]),  # type: ignore[arg-type]
-        max_tokens=int(d["max_tokens"]),  # type: ignore[call-overload]
-        top_p=float(d["top_p"]),  # type: ignore[arg-type]
-        seed=None if d.get("seed") is None else int(d["seed"]),  # type: ignore[call-overload]
-        stop=tuple(d.get("stop") or ()),  # type: ignore[arg-type]
-    )
-
-
-async def _complete(model: Model, item: ItemRow, protocol: OutputProtocol) -> Success:
+async def _complete(model: Model, item: ItemRow, protocol: OutputProtocol, prefill: str | None) -> Success:
+    """One item's conversation: the prompt, then assistant turns and continuation messages until
+    :func:`~twofaced.judges._parse.continuation_stop` ends it or the budget is spent. ``prefill`` (checked
+    against the model by :func:`execute`) is sent as a trailing assistant message on every call and is the
+    start of that assistant turn, as the reference experiment does."""
     messages = [Message(m["role"], m["content"]) for m in item.messages]  # type: ignore[arg-type]
-    params = _params(item.params)
+    params = GenerationParams.from_dict(item.params)  # only the parameters set are sent
     turns: list[str] = []
+    conversation: list[dict[str, str]] = []  # every turn after the prompt, as sent and received
     usage = Usage()
     started = time.perf_counter()
     finish = "stop"
+    stop: str | None = None
     for turn in range(protocol.max_continuations + 1):
-        completion = await model.generate(messages, params)
-        turns.append(completion.text)
+        if prefill is None:
+            completion = await model.generate(messages, params)
+            said = completion.text
+            conversation.append({"role": "assistant", "content": said})
+        else:
+            completion = await model.generate([*messages, Message("assistant", prefill)], params)
+            said = prefill + completion.text
+            conversation.append({"role": "assistant", "content": said, "prefill": prefill})
+        turns.append(said)
         usage += completion.usage
         finish = completion.finish_reason
-        joined = "\n".join(turns)
-        if turn == protocol.max_continuations or not needs_continuation(joined, protocol):
+        stop = continuation_stop(said, protocol)
+        if stop is not None:
             break
-        messages = [*messages, Message("assistant", completion.text),
-                    Message("user", protocol.continuation_message)]
+        if turn == protocol.max_continuations:
+            stop = BUDGET_SPENT
+            break
+        messages = [*messages, Message("assistant", said), Message("user", protocol.continuation_message)]
+        conversation.append({"role": "user", "content": protocol.continuation_message})
     text = "\n".join(turns)
     verdict = judge_text(text, protocol)
     return Success(
@@ -79,14 +90,29 @@ async def _complete(model: Model, item: ItemRow, protocol: OutputProtocol) -> Su
         prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
         latency_s=time.perf_counter() - started,
         verdicts=[(COMPLIANCE_RULES, COMPLIANCE_RULES_VERSION, verdict.verdict, None, verdict.rationale)],
+        conversation=conversation, stop_reason=stop,
     )
+
+
+def check_prefill(model: Model, protocol: OutputProtocol) -> str | None:
+    """The protocol's assistant prefill, or None; raises a one-line :class:`PrefillUnsupportedError` when the model
+    cannot continue a prefilled assistant turn (checked once, before any request is sent)."""
+    prefill = getattr(protocol, "assistant_prefill", None)
+    if not prefill:
+        return None
+    if not supports_prefill(model):
+        raise PrefillUnsupportedError(
+            f"model {model.spec} cannot continue a prefilled assistant turn (output_protocol.assistant_prefill="
+            f"{prefill!r}); remove assistant_prefill from the scenario or use a backend that supports prefill"
+        )
+    return str(prefill)
 
 
 async def execute(
     store: Store,
     model: Model,
     items: list[ItemRow],
-    protocol: OutputProtocol,
+    protocol: OutputProtocol | Mapping[str | None, OutputProtocol],
     *,
     concurrency: int = 16,
     on_item: ProgressCallback | None = None,
@@ -97,7 +123,15 @@ async def execute(
 
     ``before`` is a store write that runs on the store thread ahead of every batch while the first requests
     go out (the runner adds the items this way); if it fails, no new item starts and its error is raised once
-    the items in flight are done."""
+    the items in flight are done. ``protocol`` is one output protocol for every item, or one per ablation
+    (``{None: base, "no-cot": ...}``) when an ablation changes it."""
+    by_ablation: dict[str | None, OutputProtocol] = (
+        dict(protocol) if isinstance(protocol, Mapping) else {None: protocol})
+    prefills = {a: check_prefill(model, p) for a, p in by_ablation.items()}  # refused before any request
+
+    def protocol_of(ablation: str | None) -> tuple[OutputProtocol, str | None]:
+        key = ablation if ablation in by_ablation else None  # one protocol for all: {None: it}
+        return by_ablation[key], prefills[key]
     result = ExecutionResult()
     successes: list[Success] = []
     failures: list[Failure] = []
@@ -146,7 +180,7 @@ async def execute(
                 return
             ok = False
             try:
-                success = await _complete(model, item, protocol)
+                success = await _complete(model, item, *protocol_of(item.ablation))
             except ModelError as exc:
                 failures.append(Failure(item.id, type(exc).__name__, str(exc), None))
                 result.failed += 1

@@ -5,6 +5,10 @@ one. Verdicts are written batch by batch, so an interrupted judge run keeps what
 other judges (or of the same judge with another judge model) are never touched. The run holds the directory's
 write lock (``_lock.py``) while it judges, so a judge run started during ``twofaced run`` waits for it.
 
+``twofaced run --judge NAME`` applies model-free judges the same way inside the run's lock (:func:`apply_judges`,
+called by the runner after the engine), so a cheap rule judge such as ``compliance-strict`` needs no second
+command.
+
 A judge run whose every new verdict is an error (a judge model that does not exist, a wrong endpoint) stores
 them (a later run retries them) and :meth:`JudgeRunResult.raise_if_all_errors` turns it into a one-line
 :class:`~twofaced.errors.ModelError`; the summary picks, per judge, the newest judge model with usable
@@ -19,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError, RunDirError
-from ..judges import JudgeInput, get_judge, parse_completion
+from ..errors import ConfigError, ModelError, RunDirError
+from ..judges import JudgeInput, get_judge, judge_info, parse_completion
 from ..models import get_model
 from ._lock import lock_directory_async
 from ._records import load_records, stored_protocol
@@ -118,6 +122,35 @@ async def _judge(
     finally:
         if model is not None:
             await model.aclose()
+
+
+def check_run_judges(names: tuple[str, ...] | list[str]) -> None:
+    """Refuse, before a run creates or sends anything, a ``run --judge`` name that is unknown or needs a judge
+    model (``run`` takes none: those judge the run afterwards with ``twofaced judge run``)."""
+    for name in names:
+        if judge_info(name).needs_model:
+            raise ConfigError(f"--judge {name}: this judge needs a judge model, which 'twofaced run' does not take; "
+                              f"run without it, then 'twofaced judge run DIR --judge {name} --judge-model SPEC'")
+
+
+def summary_judges(names: tuple[str, ...] | list[str]) -> tuple[str | None, str | None]:
+    """The compliance and alignment-faking judges a summary uses after ``run --judge``: the first of each kind
+    among ``names`` (None where none is of that kind: the summary's default, see ``_summary.py``)."""
+    kinds = {name: judge_info(name).kind for name in names}
+    return (next((n for n in names if kinds[n] == "compliance"), None),
+            next((n for n in names if kinds[n] == "alignment-faking"), None))
+
+
+async def apply_judges(store: Store, directory: str | Path, names: tuple[str, ...] | list[str]
+                       ) -> list[JudgeRunResult]:
+    """Judge every done item of the run in ``store`` with each of ``names`` (model-free judges: see
+    :func:`check_run_judges`), skipping items this judge identity has judged: ``twofaced run --judge NAME``.
+
+    Who calls: :func:`~twofaced.run.run_scenario_async`, under the directory's write lock, after the engine
+    returns; the caller owns ``store``. A run with no done item yet is left alone (nothing to judge)."""
+    if not names or not store.status_counts().get("done"):
+        return []
+    return [await _judge(store, directory, name, None, None, None, None) for name in dict.fromkeys(names)]
 
 
 def judge_run(directory: str | Path, judge_name: str, **kwargs: Any) -> JudgeRunResult:

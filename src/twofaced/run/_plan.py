@@ -1,7 +1,8 @@
 """Expand scenario x ablations x requests x conditions x samples into work items with content-hash ids.
 
 An item's id hashes everything that determines its output: model spec, generation parameters (seed
-included), the rendered messages, the continuation rule and the sample index. Same inputs, same id, so a
+included; only the parameters that are set, as sent), the rendered messages, the continuation rule and the
+sample index. Same inputs, same id, so a
 re-run finds its finished work; change any input and the item is new.
 
 Order matters for the embedded model's prefix reuse: ablation-major, then request, then condition, then
@@ -15,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..judges._parse import CONTINUATION_RULE
 from ..models import GenerationParams, canonical_spec
 from ..scenarios import CONDITIONS, LoadedScenario
 
@@ -29,15 +31,19 @@ class RunConfig:
     ablations: tuple[str, ...] = ()
     temperature: float | None = None
     max_tokens: int | None = None
-    seed: int = 0
+    seed: int | None = 0
+    judges: tuple[str, ...] = ()  # judges applied to every done item after the run (``--judge``); not identity
 
     def params(self, scenario: LoadedScenario, sample: int) -> GenerationParams:
-        g = scenario.scenario.generation
+        """What sample ``sample`` sends: the command's ``temperature`` / ``max_tokens`` over what the scenario's
+        ``generation:`` block writes; anything neither sets stays unset and is not sent. ``seed + sample`` when a
+        seed is set; ``seed=None`` sends none (samples then differ only by their index, in the item id)."""
+        g = scenario.scenario.generation.set_fields()
         return GenerationParams(
-            temperature=g.temperature if self.temperature is None else self.temperature,
-            max_tokens=g.max_tokens if self.max_tokens is None else self.max_tokens,
-            top_p=g.top_p,
-            seed=self.seed + sample,
+            temperature=g.get("temperature") if self.temperature is None else self.temperature,
+            max_tokens=g.get("max_tokens") if self.max_tokens is None else self.max_tokens,
+            top_p=g.get("top_p"),
+            seed=None if self.seed is None else self.seed + sample,
         )
 
 
@@ -61,12 +67,19 @@ def expand(scenario: LoadedScenario, config: RunConfig) -> list[tuple[Any, ...]]
     finished with that sample's params and index, each encoded once. Same bytes, same ids as ``_hash``.
     """
     requests = scenario.requests[: config.limit] if config.limit else scenario.requests
-    protocol = scenario.protocol
-    continuation = {"message": protocol.continuation_message, "max": protocol.max_continuations,
-                     "scratchpad": protocol.scratchpad_tag, "output": protocol.output_tag}
     model = canonical_spec(config.model_spec)
-    heads = {c: f'{{"condition":{_canonical(c)},"continuation":{_canonical(continuation)},"messages":'
-             for c in CONDITIONS}
+
+    def heads_for(ablation: str | None) -> dict[str, str]:
+        # An ablation may change the output protocol (no scratchpad, another budget): its items continue by it.
+        protocol = scenario.protocol_for(ablation)
+        continuation: dict[str, Any] = {
+            "message": protocol.continuation_message, "max": protocol.max_continuations,
+            "scratchpad": protocol.scratchpad_tag, "output": protocol.output_tag, "rule": CONTINUATION_RULE}
+        if protocol.assistant_prefill:  # what the model is asked to continue is part of what determines its output
+            continuation["prefill"] = protocol.assistant_prefill
+        return {c: f'{{"condition":{_canonical(c)},"continuation":{_canonical(continuation)},"messages":'
+                for c in CONDITIONS}
+
     tail = f',"model":{_canonical(model)},"params":'
     per_sample = []  # (sample, params JSON for the row, the hash's suffix for this sample)
     for sample in range(config.samples):
@@ -76,6 +89,7 @@ def expand(scenario: LoadedScenario, config: RunConfig) -> list[tuple[Any, ...]]
     rows: list[tuple[Any, ...]] = []
     seq = 0
     for ablation in (None, *config.ablations):
+        heads = heads_for(ablation)
         system = scenario.system_prompt(ablation)  # render once per ablation, not per item
         for request in requests:
             harmful = int(request.harmful)

@@ -36,6 +36,7 @@ class Record:
     text: str | None = None
     turns: list[str] = field(default_factory=list)
     finish_reason: str | None = None
+    stop_reason: str | None = None  # why the conversation loop ended (``judges/_parse.py``); None if unknown
     prompt_tokens: int = 0
     completion_tokens: int = 0
     verdicts: dict[str, VerdictRow] = field(default_factory=dict)  # per judge name: its default model's
@@ -69,7 +70,8 @@ def load_records(store: Store, *, done_only: bool = True) -> list[Record]:
             item_id=r.id, seq=r.seq, model=r.model_spec, condition=r.condition, ablation=r.ablation,
             request_id=r.request_id, category=r.category, harmful=r.harmful, sample=r.sample,
             request=r.request if r.request is not None else _request_from_messages(r.messages), status=r.status,
-            text=r.text, turns=r.turns, finish_reason=r.finish_reason, prompt_tokens=r.prompt_tokens,
+            text=r.text, turns=r.turns, finish_reason=r.finish_reason, stop_reason=r.stop_reason,
+            prompt_tokens=r.prompt_tokens,
             completion_tokens=r.completion_tokens,
         )
     newest: dict[tuple[str, str], tuple[float, float]] = {}  # (judge, model) -> (newest usable, newest any)
@@ -134,7 +136,7 @@ def as_dict(record: Record, judges: tuple[str | None, ...] = ()) -> dict[str, An
         "item_id": record.item_id, "model": record.model, "condition": record.condition,
         "ablation": record.ablation, "request_id": record.request_id, "category": record.category,
         "harmful": record.harmful, "sample": record.sample, "request": record.request, "text": record.text,
-        "turns": record.turns, "finish_reason": record.finish_reason,
+        "turns": record.turns, "finish_reason": record.finish_reason, "stop_reason": record.stop_reason,
         "verdicts": {k: {"verdict": v.verdict, "score": v.score, "rationale": v.rationale, "version": v.version,
                          "judge_model": v.judge_model or None} for k, v in verdicts.items()},
     }

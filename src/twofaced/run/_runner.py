@@ -1,9 +1,10 @@
 """``run_scenario``: the whole of ``twofaced run`` as one library call (the CLI only parses and prints).
 
 Order of work, chosen so bad input fails before anything is written or any model is loaded: load and validate
-the scenario and ablations, build the model (spec and key checks), take the directory's write lock (``_lock.py``:
-a second writer waits for the first, then finds its items done), open the store and claim the directory, add the
-items, then execute only the unfinished ones. Re-running the same call resumes.
+the scenario, ablations and ``config.judges``, build the model (spec and key checks), take the directory's write
+lock (``_lock.py``: a second writer waits for the first, then finds its items done), open the store and claim the
+directory, add the items, execute only the unfinished ones, then apply ``config.judges`` (``run --judge``) to every
+done item not yet judged by them. Re-running the same call resumes.
 
 The items are added on the engine's store thread as its first write, while the first requests are in flight
 (for 1,280 items the insert and the WAL checkpoint it triggers take ~60-120 ms, which would otherwise delay
@@ -24,10 +25,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunDirError
-from ..models import Model, canonical_spec, get_model
+from ..errors import PrefillUnsupportedError, RunDirError
+from ..judges._parse import CONTINUATION_RULE
+from ..models import Model, canonical_spec, get_model, supports_prefill
 from ..scenarios import LoadedScenario
 from ._engine import ExecutionResult, ProgressCallback, execute
+from ._judging import apply_judges, check_run_judges, summary_judges
 from ._lock import lock_directory_async
 from ._plan import RunConfig, expand
 from ._store import ItemRow, Store, open_store
@@ -58,20 +61,54 @@ def _versions() -> dict[str, str]:
 
 def identity(scenario: LoadedScenario, config: RunConfig) -> dict[str, str]:
     """What a run directory is pinned to; resuming with anything else is refused. ``split`` is there only
-    when one half of the requests is asked (a directory without it holds a run of every request)."""
+    when one half of the requests is asked (a directory without it holds a run of every request). ``params`` is
+    the set of sampling parameters sent (seed aside); a directory without it was made when every parameter was
+    sent, and :func:`refuse_unsent_params_era` refuses to resume it. ``assistant_prefill`` is left out of
+    ``protocol`` while unset, so the protocol's JSON is the one directories already hold."""
     params = config.params(scenario, 0)
     split = {"split": scenario.split} if scenario.split != "all" else {}
+    protocol = scenario.protocol.model_dump(mode="json")
+    if protocol.get("assistant_prefill") is None:
+        protocol.pop("assistant_prefill", None)
+    sent = {k: v for k, v in params.to_dict().items() if k != "seed"}
     return {
         "scenario": scenario.name,
         "scenario_hash": scenario.hash,
         "cue": scenario.cue_name,
         **split,
         "model": canonical_spec(config.model_spec),
-        "temperature": repr(params.temperature),
-        "max_tokens": str(params.max_tokens),
-        "seed": str(config.seed),
-        "protocol": json.dumps(scenario.protocol.model_dump(mode="json"), sort_keys=True),
+        "temperature": "unset" if params.temperature is None else repr(params.temperature),
+        "max_tokens": "unset" if params.max_tokens is None else str(params.max_tokens),
+        "seed": "unset" if config.seed is None else str(config.seed),
+        "params": json.dumps(sent, sort_keys=True),
+        "protocol": json.dumps(protocol, sort_keys=True),
+        "continuation_rule": CONTINUATION_RULE,  # migration 0004 marks older runs "1": refused, never mixed
     }
+
+
+def refuse_unsent_params_era(store: Store) -> None:
+    """Refuse to resume a directory made when every sampling parameter was sent (its meta has no ``params``):
+    its items' ids hash the full parameter set, so resuming would silently run every item again beside them.
+    Reading it (show, report, judge, export) still works."""
+    meta = store.meta()
+    if "scenario_hash" in meta and "params" not in meta:
+        raise RunDirError(
+            f"{store.directory} was made by a twofaced that sent every sampling parameter (temperature, max_tokens, "
+            "top_p, seed); this version sends only those set, so it cannot resume it: use another --out directory "
+            "(reading it with show, report, judge and export still works)"
+        )
+
+
+def check_prefill(scenario: LoadedScenario, model: Model, ablations: tuple[str, ...] = ()) -> None:
+    """Refuse, before anything is created or sent, a scenario whose output protocol prefills the assistant turn
+    (its own, or an ablation's) on a model that cannot continue an assistant turn (``supports_prefill``)."""
+    prefills = [scenario.protocol_for(name).assistant_prefill for name in (None, *ablations)]
+    if any(p is not None for p in prefills) and not supports_prefill(model):
+        raise PrefillUnsupportedError(
+            f"{scenario.label}: output_protocol.assistant_prefill is set, but {model.spec} cannot continue an "
+            "assistant turn; use a backend that can (anthropic/..., transformers/..., openai/MODEL?prefill=true "
+            "or ?prefill=vllm for a server that continues it) or remove assistant_prefill"
+        )
 
 
 def refuse_another_split(store: Store, scenario: LoadedScenario) -> None:
@@ -107,6 +144,7 @@ def prepare(
         rows = checked_rows(scenario, config)
     store = open_store(out, create=True)
     try:
+        refuse_unsent_params_era(store)
         refuse_another_split(store, scenario)
         store.claim(identity(scenario, config))
         manifest = {"config": asdict(config), "scenario": scenario.name, "scenario_hash": scenario.hash,
@@ -158,10 +196,12 @@ async def run_scenario_async(
     argv: list[str] | None = None,
 ) -> RunOutcome:
     """Run (or resume) a scenario into ``out`` and return its summary. ``model`` overrides the spec's backend."""
+    check_run_judges(config.judges)  # a bad --judge fails before a model is loaded or anything written
     own_model = model is None
     model = model or get_model(config.model_spec, **(model_options or {}))
     try:
         rows = checked_rows(scenario, config)
+        check_prefill(scenario, model, config.ablations)
         with await lock_directory_async(out, argv):  # held until the store is closed
             store, rows, invocation = prepare(scenario, config, out, argv or [], rows)
             ids = [r[0] for r in rows]
@@ -169,10 +209,14 @@ async def run_scenario_async(
             try:
                 todo = unfinished(store, rows)
                 on_item = progress(len(todo), len(ids)) if progress else None
-                result = await execute(store, model, todo, scenario.protocol, concurrency=concurrency,
+                result = await execute(store, model, todo,
+                                       {a: scenario.protocol_for(a) for a in (None, *config.ablations)},
+                                       concurrency=concurrency,
                                        on_item=on_item, before=functools.partial(store.add_items, rows))
                 status = "fatal" if result.fatal else ("done" if result.failed == 0 else "partial")
-                return RunOutcome(summarize(store), result, len(ids), len(ids) - len(todo))
+                await apply_judges(store, out, config.judges)
+                judge, af_judge = summary_judges(config.judges) if store.status_counts().get("done") else (None, None)
+                return RunOutcome(summarize(store, judge, af_judge), result, len(ids), len(ids) - len(todo))
             finally:
                 store.finish_invocation(invocation, status)
                 store.close()

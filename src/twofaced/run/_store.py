@@ -135,6 +135,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    (
+        # The whole conversation of an item: every turn after its prompt messages (which ``items.messages``
+        # holds) exactly as sent and received, and why the loop stopped. NULL in completions written before.
+        # A directory that already holds a run was run under the first continuation rule: say so in ``meta``,
+        # so resuming it under the current rule is refused instead of mixing items of two rules.
+        "0004_conversation",
+        """
+        ALTER TABLE completions ADD COLUMN conversation TEXT;
+        ALTER TABLE completions ADD COLUMN stop_reason TEXT;
+        INSERT OR IGNORE INTO meta (key, value)
+            SELECT 'continuation_rule', '1' WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'scenario_hash')
+        """,
+    ),
 ]
 
 
@@ -194,6 +207,32 @@ class ItemCompletion(NamedTuple):
     finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
+    stop_reason: str | None = None  # None without a completion, or in completions stored before 0004
+
+
+class ItemConversation(NamedTuple):
+    """One item's prompt and conversation, as :meth:`Store.conversations` returns it. ``messages`` is the prompt
+    as sent (decoded ``items.messages``); ``conversation`` the turns after it, None for a completion stored before
+    migration 0004 (the caller rebuilds it from ``turns``) or for an item with no completion (``turns`` empty).
+    ``error`` is the (type, message) of the item's latest failed attempt, if any."""
+
+    id: str
+    model_spec: str
+    condition: str
+    ablation: str | None
+    request_id: str
+    sample: int
+    status: str
+    attempts: int
+    messages: list[dict[str, str]]
+    params: dict[str, Any]
+    turns: list[str]
+    conversation: list[dict[str, str]] | None
+    finish_reason: str | None
+    stop_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    error: tuple[str, str] | None
 
 
 class Invocation(NamedTuple):
@@ -252,6 +291,10 @@ class Success:
     completion_tokens: int
     latency_s: float
     verdicts: list[tuple[str, str, str, float | None, str]]  # judge, version, verdict, score, rationale
+    # Every turn after the item's prompt messages, as sent and received ({"role", "content"}, and "prefill" on
+    # a prefilled assistant turn); None where the writer has none (an import), and why the loop stopped.
+    conversation: list[dict[str, str]] | None = None
+    stop_reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -371,9 +414,13 @@ class Store:
                         seen.add(s.item_id)
                         fresh.append(s)
                 c.executemany(
-                    "INSERT OR IGNORE INTO completions VALUES (?,?,?,?,?,?,?,?)",
+                    "INSERT OR IGNORE INTO completions (item_id, text, turns, finish_reason, prompt_tokens,"
+                    " completion_tokens, latency_s, created_at, conversation, stop_reason)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
                     [(s.item_id, s.text, json.dumps(s.turns), s.finish_reason, s.prompt_tokens,
-                      s.completion_tokens, s.latency_s, now) for s in fresh],
+                      s.completion_tokens, s.latency_s, now,
+                      None if s.conversation is None else json.dumps(s.conversation), s.stop_reason)
+                     for s in fresh],
                 )
                 c.executemany("UPDATE items SET status='done', attempts=attempts+1 WHERE id=?",
                               [(s.item_id,) for s in fresh])
@@ -478,13 +525,30 @@ class Store:
         sql = (
             "SELECT i.id, i.seq, i.model_spec, i.condition, i.ablation, i.request_id, i.category, i.harmful,"
             " i.sample, i.request, i.messages, i.status, c.text, c.turns, c.finish_reason, c.prompt_tokens,"
-            " c.completion_tokens FROM items i LEFT JOIN completions c ON c.item_id = i.id"
+            " c.completion_tokens, c.stop_reason FROM items i LEFT JOIN completions c ON c.item_id = i.id"
             + (" WHERE i.status = 'done'" if done_only else "")
             + " ORDER BY i.seq"
         )
         for r in self.conn.execute(sql):
             yield ItemCompletion(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10], r[11],
-                                 r[12], json.loads(r[13]) if r[13] else [], r[14], r[15] or 0, r[16] or 0)
+                                 r[12], json.loads(r[13]) if r[13] else [], r[14], r[15] or 0, r[16] or 0, r[17])
+
+    def conversations(self, id_prefix: str, limit: int = 2) -> list[ItemConversation]:
+        """The items whose id starts with ``id_prefix`` (lower-case hex; at most ``limit``, by id), each with its
+        prompt, completion, conversation and latest error: what ``twofaced show DIR --item ID`` prints."""
+        if not id_prefix or any(ch not in "0123456789abcdef" for ch in id_prefix):
+            return []  # ids are hex; anything else matches nothing (and cannot be a GLOB pattern)
+        rows = self.conn.execute(
+            "SELECT i.id, i.model_spec, i.condition, i.ablation, i.request_id, i.sample, i.status, i.attempts,"
+            " i.messages, i.params, c.turns, c.conversation, c.finish_reason, c.stop_reason, c.prompt_tokens,"
+            " c.completion_tokens, e.type, e.message FROM items i LEFT JOIN completions c ON c.item_id = i.id"
+            " LEFT JOIN errors e ON e.id = (SELECT max(id) FROM errors WHERE item_id = i.id)"
+            " WHERE i.id GLOB ? ORDER BY i.id LIMIT ?", (id_prefix + "*", limit),
+        )
+        return [ItemConversation(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]),
+                                 json.loads(r[10]) if r[10] else [], json.loads(r[11]) if r[11] else None, r[12],
+                                 r[13], r[14] or 0, r[15] or 0, None if r[16] is None else (r[16], r[17]))
+                for r in rows]
 
     def verdicts(self) -> Iterator[tuple[str, VerdictRow]]:
         """``(item id, verdict)`` for every stored verdict, oldest first, so a later verdict of the same judge

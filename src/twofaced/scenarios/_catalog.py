@@ -24,7 +24,7 @@ from ._loader import (
     scenario_names,
 )
 from ._render import LoadedScenario, load_scenario
-from ._requests_io import FIELDS, SUFFIXES, load_request_file_info
+from ._requests_io import FIELDS, SUFFIXES, apply_requests_option, load_request_file_info
 from ._schema import CONDITIONS, Request
 from ._split import select_split
 
@@ -99,7 +99,7 @@ def describe_setting(loaded: LoadedScenario, ablation: str | None = None) -> dic
     s = loaded.scenario
     loaded.ablation(ablation)  # raises with the known ablations
     first = loaded.requests[0]
-    turns = {cond: loaded.render(cond, ablation, first)[1].content for cond in CONDITIONS}
+    turns = {cond: loaded.render(cond, ablation, first)[-1].content for cond in CONDITIONS}
     cue = s.cue
     return {
         "kind": "setting", "name": s.name, "source": loaded.label, "version": s.version,
@@ -110,7 +110,22 @@ def describe_setting(loaded: LoadedScenario, ablation: str | None = None) -> dic
         "ablations": [{"name": a, "description": one_line(x.description)} for a, x in s.ablations.items()],
         "ablation": ablation, "request_set": s.requests, "requests": request_counts(loaded.requests),
         "system_prompt": loaded.system_prompt(ablation), "example": {"request_id": first.id, **turns},
+        "few_shot": [{"role": m.role, "content": m.content} for m in loaded.few_shot(ablation)],
+        "raw": s.setting.raw, "protocol": loaded.protocol_for(ablation).model_dump(mode="json"),
+        "warnings": list(loaded.warnings),
     }
+
+
+def rendered_requests(loaded: LoadedScenario, ablation: str | None = None, limit: int | None = None
+                      ) -> list[dict[str, Any]]:
+    """Every message sent for each request (the first ``limit``), in both conditions: system prompt, few-shot
+    turns, user turn, and the assistant prefill when the protocol has one (what the model continues)."""
+    prefill = getattr(loaded.protocol_for(ablation), "assistant_prefill", None)
+    tail = [{"role": "assistant", "content": prefill, "prefill": True}] if prefill else []
+    return [{"request_id": r.id, "category": r.category, "harmful": r.harmful,
+             "messages": {cond: [{"role": m.role, "content": m.content} for m in loaded.render(cond, ablation, r)]
+                          + tail for cond in CONDITIONS}}
+            for r in (loaded.requests[:limit] if limit else loaded.requests)]
 
 
 def describe_requests(name: str, rows: list[Request], extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -144,13 +159,26 @@ def is_cue_file(name: str) -> bool:
 
 
 def describe(name: str, *, cue: str | None = None, ablation: str | None = None,
-             columns: Sequence[str] = ()) -> dict[str, Any]:
-    """``twofaced scenarios show NAME``: whatever ``name`` is, described; its ``kind`` says which."""
+             columns: Sequence[str] = (), requests: str | None = None, limit: int | None = None) -> dict[str, Any]:
+    """``twofaced scenarios show NAME``: whatever ``name`` is, described; its ``kind`` says which. With
+    ``requests`` (a request file in any format ``run --requests`` reads, or a built-in set; ``columns`` maps it)
+    a setting also lists the messages rendered for those requests (the first ``limit``) under ``rendered``."""
     suffix = Path(name).suffix.lower()
+    if limit is not None and limit < 1:
+        raise ScenarioError(f"--limit {limit}: give a positive number of requests")
     if is_cue_file(name):
+        if requests is not None:
+            raise ScenarioError(f"--requests renders a setting; {name} is a cue family")
         return describe_cue(name)
     if suffix in (".yaml", ".yml") or name in scenario_names():
-        return describe_setting(load_scenario(name, cue=cue), ablation)
+        loaded = load_scenario(name, cue=cue)
+        if requests is None:
+            return describe_setting(loaded, ablation)
+        loaded = apply_requests_option(loaded, requests, columns)
+        return describe_setting(loaded, ablation) | {"request_set": requests,
+                                                    "rendered": rendered_requests(loaded, ablation, limit)}
+    if requests is not None:
+        raise ScenarioError(f"--requests renders a setting; give a scenario name or .yaml path, not {name!r}")
     if suffix in SUFFIXES:
         rows, fmt, cols = load_request_file_info(name, parse_mapping(columns, FIELDS, error=ScenarioError))
         return describe_requests(name, rows, {"format": fmt.name if fmt else None, "columns": cols})

@@ -5,7 +5,10 @@ any YAML path. Plugins of the ``twofaced`` entry-point group (``_util/_plugins.p
 scenario and cue-family files with :func:`register_scenario` and :func:`register_cue_family`, as ``pkg/name``;
 a name resolves as a path first, then a built-in, then a registered name (discovering plugins on a miss).
 A scenario's ``content_hash`` covers the validated scenario and every request it uses (and the split, when only
-one half is asked), so a run directory can tell whether it is being resumed with the same inputs.
+one half is asked), so a run directory can tell whether it is being resumed with the same inputs. Prompt files
+(``system_prompt_file``, ``user_template_file``, in the setting or an ablation) are read by
+:func:`resolve_files` into the scenario itself, so the hash covers their text, not their path alone; fields
+added since (at their defaults) are left out of the hash, so older run directories keep theirs.
 """
 
 from __future__ import annotations
@@ -198,15 +201,21 @@ def parse_scenario(data: Any, label: str) -> Scenario:
 
 
 def load_requests(ref: str, base_dir: Path | None, label: str) -> tuple[list[Request], str]:
-    """Load a request set by built-in name or path (JSONL: id, category, prompt, harmful, split).
+    """Load a request set by built-in name or path, relative to ``base_dir`` first.
 
-    A row without a split gets the one derived from its id (see ``_split.py``); a bad split is an error
-    naming the file and the line."""
+    A ``.jsonl`` file is twofaced's own format, read strictly (id, category, prompt, harmful, split; an unknown
+    field is an error); a ``.json`` or ``.csv`` file goes through the reader of ``twofaced run --requests``
+    (format detection: AdvBench, HarmBench, StrongREJECT, twofaced). A row without a split gets the one derived
+    from its id (see ``_split.py``); a bad split is an error naming the file and the line."""
     path = None
     if base_dir is not None and (base_dir / ref).is_file():
         path = base_dir / ref
     elif Path(ref).is_file():
         path = Path(ref)
+    if path is not None and path.suffix.lower() in (".json", ".csv", ".ndjson"):
+        from ._requests_io import load_request_file  # it imports this module; the import must wait
+
+        return load_request_file(path), str(path)
     if path is not None:
         text, src = path.read_text(encoding="utf-8"), str(path)
     elif ref in builtin_request_sets():
@@ -235,10 +244,70 @@ def load_requests(ref: str, base_dir: Path | None, label: str) -> tuple[list[Req
     return rows, src
 
 
+# Fields added after run directories existed, with their defaults: left out of the hash while at the default.
+_NEW_SETTING_DEFAULTS: dict[str, Any] = {"system_prompt_file": None, "user_template_file": None, "raw": False,
+                                         "few_shot": []}
+_NEW_ABLATION_DEFAULTS: dict[str, Any] = {"system_prompt": None, "system_prompt_file": None, "user_template": None,
+                                          "user_template_file": None, "output_protocol": {}}
+_NEW_PROTOCOL_DEFAULTS: dict[str, Any] = {"assistant_prefill": None}
+
+
+def _drop_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> None:
+    for key, default in defaults.items():
+        if key in data and data[key] == default:
+            del data[key]
+
+
+def _hashable(scenario: Scenario) -> dict[str, Any]:
+    data = scenario.model_dump(mode="json")
+    _drop_defaults(data["setting"], _NEW_SETTING_DEFAULTS)
+    for ablation in data["ablations"].values():
+        _drop_defaults(ablation, _NEW_ABLATION_DEFAULTS)
+    _drop_defaults(data["output_protocol"], _NEW_PROTOCOL_DEFAULTS)
+    return data
+
+
+def _read_text_file(base_dir: Path | None, ref: str, where: str) -> str:
+    path = base_dir / ref if base_dir is not None and not Path(ref).is_absolute() else Path(ref)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{where}: {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+    except OSError as exc:
+        raise ScenarioError(f"{where}: cannot read {path} ({exc.strerror}); paths are relative to the "
+                            "scenario file") from exc
+    if not text.strip():
+        raise ScenarioError(f"{where}: {path} is empty; give the prompt text")
+    return text
+
+
+def resolve_files(scenario: Scenario, base_dir: Path | None, label: str) -> Scenario:
+    """The scenario with every ``*_file`` of its setting and ablations read into the matching text field
+    (``system_prompt``, ``user_template``), relative to ``base_dir`` (the scenario file's folder). The path
+    stays in the scenario too. A missing, unreadable or empty file is a one-line error naming the field."""
+    def read(model: Any, prefix: str) -> dict[str, str]:
+        update = {}
+        for name in ("system_prompt", "user_template"):
+            ref = getattr(model, f"{name}_file")
+            if ref is not None:
+                update[name] = _read_text_file(base_dir, ref, f"{label}: field '{prefix}{name}_file'")
+        return update
+
+    setting = scenario.setting
+    if update := read(setting, "setting."):
+        setting = setting.model_copy(update=update)
+    ablations = {}
+    for name, ablation in scenario.ablations.items():
+        update = read(ablation, f"ablations.{name}.")
+        ablations[name] = ablation.model_copy(update=update) if update else ablation
+    return scenario.model_copy(update={"setting": setting, "ablations": ablations})
+
+
 def scenario_hash(scenario: Scenario, requests: list[Request], split: str = "all") -> str:
     """The content hash a run directory is pinned to. A request's ``split`` field is left out and the split
-    asked is added only when it is not ``all``, so directories made before splits existed keep their hash."""
-    payload: dict[str, object] = {"scenario": scenario.model_dump(mode="json"),
+    asked is added only when it is not ``all``, so directories made before splits existed keep their hash;
+    fields added later are left out while at their defaults, for the same reason."""
+    payload: dict[str, object] = {"scenario": _hashable(scenario),
                                   "requests": [r.model_dump(exclude={"split"}) for r in requests]}
     if split != "all":
         payload["split"] = split

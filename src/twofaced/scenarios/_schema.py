@@ -2,14 +2,16 @@
 
 A scenario = a setting (system-prompt and user-turn templates with default variables) + a cue family (what
 ``{{ cue }}`` renders to in each condition) + a request set + named ablations + the output protocol the model
-is asked to follow. Templates are Jinja2 with strict undefined variables. See docs/scenarios.md.
+is asked to follow. Templates are Jinja2 with strict undefined variables, or verbatim text (``setting.raw``) for
+research materials loaded as they are (``system_prompt_file``, ``few_shot``). See docs/scenarios.md.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CONDITIONS: tuple[str, str] = ("training", "deployment")
 
@@ -29,14 +31,46 @@ class Request(_Strict):
     split: Literal["train", "heldout"] | None = None
 
 
-class Setting(_Strict):
-    """The situation the system prompt sets up, and how each user turn is laid out."""
+class Turn(_Strict):
+    """One few-shot turn, sent as a real prior chat turn between the system prompt and the user turn."""
 
-    system_prompt: str = Field(min_length=1, description="Jinja2 template of the system prompt")
-    user_template: str = Field(
-        min_length=1, description="Jinja2 template of each user turn; sees cue, request and variables"
+    role: Literal["user", "assistant"]
+    content: str = Field(min_length=1)
+
+
+class Setting(_Strict):
+    """The situation the system prompt sets up, and how each user turn is laid out.
+
+    Each template is given inline (``system_prompt``) or as a file (``system_prompt_file``, relative to the
+    scenario file), never both. ``raw: true`` uses the text verbatim, without Jinja: the system prompt and the
+    few-shot turns as written; the user template with only the literal placeholders ``{cue}``, ``{request}`` and
+    ``{category}`` replaced (plain text substitution; any other brace is kept). The loader reads the files into
+    ``system_prompt`` / ``user_template``, so the content hash covers their text."""
+
+    system_prompt: str | None = Field(None, min_length=1, description="Jinja2 template of the system prompt")
+    user_template: str | None = Field(
+        None, min_length=1, description="Jinja2 template of each user turn; sees cue, request and variables"
     )
     variables: dict[str, Any] = Field(default_factory=dict, description="defaults that ablations may override")
+    system_prompt_file: str | None = Field(None, min_length=1, description="the system prompt's file")
+    user_template_file: str | None = Field(None, min_length=1, description="the user template's file")
+    raw: bool = Field(False, description="use the texts verbatim, no Jinja (user template: {cue}, {request})")
+    few_shot: list[Turn] = Field(default_factory=list, description="prior turns: user, assistant, user, ...")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Setting:
+        for name in ("system_prompt", "user_template"):
+            inline, file = getattr(self, name), getattr(self, f"{name}_file")
+            if inline is None and file is None:
+                raise ValueError(f"give {name} (inline) or {name}_file (a path)")
+            if inline is not None and file is not None:
+                raise ValueError(f"give {name} or {name}_file, not both")
+        roles = [t.role for t in self.few_shot]
+        if roles and (roles[0] != "user" or roles[-1] != "assistant"
+                      or any(a == b for a, b in itertools.pairwise(roles))):
+            raise ValueError("few_shot turns must alternate user, assistant, ..., starting with user and ending "
+                             "with assistant (the scenario's user turn comes next)")
+        return self
 
 
 class CueVariant(_Strict):
@@ -89,11 +123,35 @@ class Patch(_Strict):
 
 
 class Ablation(_Strict):
-    """A named, controlled edit of the setting: variable overrides, then text patches."""
+    """A named, controlled edit of the setting: another system prompt or user template (inline or a file),
+    variable overrides, text patches, and output-protocol overrides (``{scratchpad_tag: null}``,
+    ``{max_continuations: 0}``)."""
 
     description: str = ""
     set: dict[str, Any] = Field(default_factory=dict)
     patches: list[Patch] = Field(default_factory=list)
+    system_prompt: str | None = Field(None, min_length=1)
+    system_prompt_file: str | None = Field(None, min_length=1)
+    user_template: str | None = Field(None, min_length=1)
+    user_template_file: str | None = Field(None, min_length=1)
+    output_protocol: dict[str, Any] = Field(default_factory=dict, description="fields of output_protocol to change")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Ablation:
+        for name in ("system_prompt", "user_template"):
+            if getattr(self, name) is not None and getattr(self, f"{name}_file") is not None:
+                raise ValueError(f"give {name} or {name}_file, not both")
+        return self
+
+    @field_validator("output_protocol")
+    @classmethod
+    def _protocol_fields(cls, v: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(v) - set(OutputProtocol.model_fields))
+        if unknown:
+            raise ValueError(f"unknown output_protocol field(s) {', '.join(unknown)}; allowed: "
+                             f"{', '.join(OutputProtocol.model_fields)}")
+        OutputProtocol.model_validate(v)  # each value must be valid on its own
+        return v
 
 
 class OutputProtocol(_Strict):
@@ -107,12 +165,24 @@ class OutputProtocol(_Strict):
         "<NEXT/>", description="user turn sent when the model stops inside its scratchpad or before its output"
     )
     max_continuations: int = Field(2, ge=0, le=8)
+    assistant_prefill: str | None = Field(
+        None, min_length=1,
+        description="text the assistant turn starts with (e.g. '<'); the model continues it. Only backends that "
+                    "support prefill (anthropic, transformers, mock, openai with ?prefill=true) can run it",
+    )
 
 
 class GenerationDefaults(_Strict):
+    """Sampling parameters the scenario sets. Only the fields written in the file are sent (``model_fields_set``);
+    the defaults below are what a local backend uses for an unset one, never sent by the remote backends."""
+
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     max_tokens: int = Field(512, ge=1, le=32768)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
+
+    def set_fields(self) -> dict[str, Any]:
+        """Only the parameters the scenario file writes, e.g. ``{"temperature": 1.0}``."""
+        return {k: getattr(self, k) for k in sorted(self.model_fields_set)}
 
 
 class Scenario(_Strict):

@@ -3,7 +3,9 @@
 It answers ``POST /v1/chat/completions`` with the replies of a :class:`twofaced.models._mock.MockModel`
 policy (so a ``faker`` server has a known gap), after a fixed delay, and can inject failures: the first
 ``fail_first`` requests get ``fail_status`` (429 with ``Retry-After``, 500, 401 ...). It also serves
-``POST /v1/messages`` in Anthropic's format. It counts requests so tests can assert exactly-once behaviour.
+``POST /v1/messages`` in Anthropic's format. It counts requests so tests can assert exactly-once behaviour, and
+with ``record=True`` keeps every request's JSON body in ``bodies`` so tests can assert what was sent. A trailing
+assistant message is continued (assistant prefill), as the mock backends do.
 
     with StubServer(policy="faker", delay=0.1) as server:
         print(server.base_url)   # http://127.0.0.1:PORT/v1
@@ -29,7 +31,7 @@ from aiohttp import web
 
 from ..errors import ConfigError, TwofacedError
 from ..models import GenerationParams, Message
-from ..models._mock import MockModel
+from ..models._mock import MockModel, continuation, split_prefill
 
 Reply = tuple[int, dict[str, str] | None, bytes]  # (status, extra headers, JSON body bytes)
 
@@ -77,8 +79,11 @@ class StubServer:
         api_key: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        record: bool = False,
     ) -> None:
         self.policy = MockModel(policy)
+        self.record = record
+        self.bodies: list[dict[str, Any]] = []  # every request's JSON body, in arrival order, when ``record``
         self.delay = delay
         self.fail_first = fail_first
         self.fail_status = fail_status
@@ -112,7 +117,8 @@ class StubServer:
 
     def _answer(self, messages: list[Message], seed: Any) -> str:
         self.by_prompt["\x00".join(m.content for m in messages)] += 1
-        return self.policy._decide(messages, GenerationParams(seed=seed))
+        messages, prefill = split_prefill(messages)  # a trailing assistant message is continued, as by the mock
+        return continuation(self.policy._decide(messages, GenerationParams(seed=seed)), prefill)
 
     async def _reply(self, messages: list[Message], seed: Any) -> str:
         if self.delay:
@@ -161,6 +167,8 @@ class StubServer:
         if failed is not None:
             return self._web(failed)
         body = await request.json()
+        if self.record:
+            self.bodies.append(body)
         messages = self._chat_messages(body)
         text = await self._reply(messages, body.get("seed"))
         return self._web((200, None, self._chat_body(body.get("model", "stub"), messages, text)))
@@ -170,6 +178,8 @@ class StubServer:
         if failed is not None:
             return self._web(failed)
         body = await request.json()
+        if self.record:
+            self.bodies.append(body)
         messages = self._anthropic_messages(body)
         text = await self._reply(messages, None)
         return self._web((200, None, self._messages_body(body.get("model", "stub"), text)))
