@@ -1,4 +1,5 @@
-"""Statistics as pure functions: rates, intervals, gaps, AUROC, classification metrics, multiplicity, power. No I/O.
+"""Statistics as pure functions: rates, intervals, gaps, AUROC, classification metrics, multiplicity, power,
+sequential detection (Bernoulli CUSUM, confidence sequences). No I/O.
 
 The gaps that summaries report come from ``_score.py``: each interval inverts its own test, so they agree.
 
@@ -20,6 +21,8 @@ from ._auroc import (
 )
 from ._binary import Confusion, confusion
 from ._clustered import ClusteredGap, clustered_gap, design_adjusted_gap
+from ._confseq import confidence_sequence, mixture_log_martingale
+from ._cusum_sim import CusumSimulation, simulate
 from ._multiple import holm
 from ._paired import PairedGap, mcnemar_exact, paired_gap
 from ._power import Plan, plan_sample_size, power_of
@@ -33,21 +36,27 @@ from ._score import (
     paired_counts,
     paired_score_gap,
 )
+from ._sequential import BernoulliCusum, arl, conditional_delay, siegmund_arl, threshold_for_arl
 
 __all__ = [
     "METHOD_DELONG",
     "METHOD_SCORE",
     "AurocInterval",
+    "BernoulliCusum",
     "ClusteredGap",
     "Confusion",
+    "CusumSimulation",
     "GapTest",
     "Interval",
     "PairedGap",
     "Plan",
+    "arl",
     "auroc",
     "auroc_interval",
     "clustered_gap",
     "clustered_score_gap",
+    "conditional_delay",
+    "confidence_sequence",
     "confusion",
     "delong",
     "design_adjusted_gap",
@@ -59,6 +68,7 @@ __all__ = [
     "mann_whitney_p",
     "mcnemar_exact",
     "midranks",
+    "mixture_log_martingale",
     "mover_difference",
     "newcombe_auroc_variance",
     "newcombe_difference",
@@ -68,5 +78,8 @@ __all__ = [
     "paired_score_gap",
     "plan_sample_size",
     "power_of",
+    "siegmund_arl",
+    "simulate",
+    "threshold_for_arl",
     "wilson",
 ]
