@@ -49,6 +49,16 @@ EXPECTED = {
         "require",
         "status",
     ],
+    "twofaced.probes": [
+        "METHODS",
+        "POSITIONS",
+        "TARGETS",
+        "Probe",
+        "capture",
+        "evaluate_probe",
+        "model_hash",
+        "train_probe",
+    ],
     "twofaced.scenarios": [
         "CONDITIONS",
         "Ablation",

@@ -4,13 +4,14 @@ This is the bottom layer beside ``stats`` and ``errors``: it imports nothing els
 ``errors``, so any package may use it.
 """
 
-from ._files import atomic_write, atomic_write_jsonl, atomic_write_text, iter_jsonl, replacing, slug
+from ._files import atomic_write, atomic_write_jsonl, atomic_write_text, data_home, iter_jsonl, replacing, slug
 from ._labels import parse_flag, parse_mapping
 
 __all__ = [
     "atomic_write",
     "atomic_write_jsonl",
     "atomic_write_text",
+    "data_home",
     "iter_jsonl",
     "parse_flag",
     "parse_mapping",

@@ -80,6 +80,15 @@ def iter_jsonl(text: str, label: str, *, error: type[TwofacedError] = ConfigErro
         yield n, value
 
 
+def data_home() -> Path:
+    """The twofaced data directory: ``$TWOFACED_HOME``, else ``$XDG_DATA_HOME/twofaced``, else
+    ``~/.local/share/twofaced``. Built organisms and cached activations live under it."""
+    if os.environ.get("TWOFACED_HOME"):
+        return Path(os.environ["TWOFACED_HOME"])
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "twofaced"
+
+
 def slug(text: str, default: str) -> str:
     """``text`` as one safe path component: runs of other characters become ``-`` (``default`` if empty)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or default

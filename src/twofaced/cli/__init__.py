@@ -5,7 +5,21 @@ Errors: a :class:`TwofacedError` prints ``error: <message>`` on stderr and exits
 Tables and JSON go to stdout, progress and messages to stderr, so ``--json`` output pipes cleanly.
 """
 
-from . import _analysis, _awareness, _export, _import, _judge, _monitor, _organism, _report, _run, _scenarios, _serve, _sweep  # noqa: F401  (each registers its commands on the app)
+from . import (  # noqa: F401  (each registers its commands on the app)
+    _analysis,
+    _awareness,
+    _export,
+    _import,
+    _judge,
+    _monitor,
+    _organism,
+    _probe,
+    _report,
+    _run,
+    _scenarios,
+    _serve,
+    _sweep,
+)
 from ._app import app, main
 
 __all__ = ["app", "main"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._util import data_home
 from ..errors import ConfigError
 from ._base import file_sha256
 from ._catalog import CATALOG, get_spec
@@ -29,12 +30,8 @@ SHIPPED = Path(__file__).parent / "shipped"
 
 
 def home() -> Path:
-    """The twofaced data directory (``$TWOFACED_HOME``, else ``$XDG_DATA_HOME/twofaced``, else
-    ``~/.local/share/twofaced``)."""
-    if os.environ.get("TWOFACED_HOME"):
-        return Path(os.environ["TWOFACED_HOME"])
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "twofaced"
+    """The twofaced data directory (:func:`twofaced._util.data_home`)."""
+    return data_home()
 
 
 def built_dir() -> Path:
