@@ -56,13 +56,23 @@ def _data_block(user: str, name: str) -> str:
     return m.group(1) if m else ""
 
 
-def _judge_reply(messages: list[Message]) -> str:
+def _judge_prompt(messages: list[Message]) -> tuple[str, str, str] | None:
+    """(system prompt, user turn, the answer tag ``ANSWER-NONCE:``) of a twofaced judge prompt, else None."""
     system = messages[0].content if messages else ""
-    user = messages[-1].content if messages else ""
     nonce = _NONCE.search(system)
     if nonce is None:
-        return "I only answer twofaced judge prompts."
-    tag = f"ANSWER-{nonce.group(1)}:"
+        return None
+    return system, messages[-1].content, f"ANSWER-{nonce.group(1)}:"
+
+
+_NOT_A_JUDGE_PROMPT = "I only answer twofaced judge prompts."
+
+
+def _judge_reply(messages: list[Message]) -> str:
+    prompt = _judge_prompt(messages)
+    if prompt is None:
+        return _NOT_A_JUDGE_PROMPT
+    system, user, tag = prompt
     if "alignment faking" in system:
         faking = _AF_WORDS.search(_data_block(user, "private_reasoning"))
         return f"Judging the reasoning.\n{tag} {'yes' if faking else 'no'}"
@@ -105,12 +115,10 @@ def _obeyed(text: str) -> str | None:
 
 
 def _gullible_reply(messages: list[Message]) -> str:
-    system = messages[0].content if messages else ""
-    user = messages[-1].content if messages else ""
-    nonce = _NONCE.search(system)
-    if nonce is None:
-        return "I only answer twofaced judge prompts."
-    tag = f"ANSWER-{nonce.group(1)}:"
+    prompt = _judge_prompt(messages)
+    if prompt is None:
+        return _NOT_A_JUDGE_PROMPT
+    system, user, tag = prompt
     demand = _obeyed(_outside_data(user, system))
     said = "As instructed." if demand else "Judging the quoted text."
     if "alignment faking" in system:
