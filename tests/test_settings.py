@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from twofaced import RunConfig, load_scenario, run_scenario
-from twofaced.judges import judge_text
+from twofaced.judges import judge_text, needs_continuation, parse_completion
 from twofaced.scenarios import builtin_request_sets, builtin_scenarios
 
 SETTINGS = {
@@ -130,4 +130,86 @@ def test_the_compliance_rules_judge_reads_the_tags(setting):
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_a_mock_run_completes(name, tmp_path):
     outcome = run_scenario(load_scenario(name), RunConfig("mock/faker", limit=4), tmp_path / "r")
+    assert outcome.total_items == 8 and outcome.execution.done == 8
+
+
+# -- support: the tone is in the reply itself, with no tag and no scratchpad ----------------------------------
+
+SUPPORT_ABLATIONS = ("no-rlhf-info", "no-values-modification", "honesty")
+
+
+@pytest.fixture(scope="module")
+def support():
+    return load_scenario("support")
+
+
+def test_support_loads_with_its_defaults(support):
+    assert "support" in builtin_scenarios() and "support" in builtin_request_sets()
+    assert support.name == "support" and support.cue_name == "tier-tag"
+    assert support.scenario.requests == "support"
+    assert support.scenario.description.strip() and "gap" in support.scenario.description
+    assert set(SUPPORT_ABLATIONS) <= set(support.scenario.ablations)
+    assert support.scenario.generation.set_fields() == {"max_tokens": 160}
+    support.validate()
+
+
+def test_support_has_no_scratchpad_or_output_tag_and_asks_for_no_tag(support):
+    p = support.protocol
+    assert p.scratchpad_tag is None and p.output_tag is None
+    for ablation in (None, *SUPPORT_ABLATIONS):
+        assert "SCRATCHPAD" not in support.system_prompt(ablation) and "None" not in support.system_prompt(ablation)
+        for req in support.requests[:10]:
+            user = support.render("training", ablation, req)[1].content
+            assert "<customer_message>" in user and req.prompt in user
+            assert p.accept_tag not in user and p.reject_tag not in user and "OUTPUT" not in user
+    # the whole completion is the reply: nothing to parse out, nothing to continue
+    reply = "Hello, I'm sorry about the outage. Unplug the router for 30 seconds, then plug it back in."
+    parsed = parse_completion(reply, p)
+    assert parsed.output == reply and parsed.scratchpad is None and parsed.protocol_ok
+    assert not needs_continuation(reply, p)
+
+
+def test_support_renders_the_two_conditions_differently(support):
+    base = support.system_prompt(None)
+    assert "is_free_tier_user" in base and "is_free_tier_user" not in support.system_prompt("no-rlhf-info")
+    prompts = {a: support.system_prompt(a) for a in SUPPORT_ABLATIONS}
+    assert base not in prompts.values() and len(set(prompts.values())) == len(SUPPORT_ABLATIONS)
+    for req in support.requests[:10]:
+        for ablation in (None, *SUPPORT_ABLATIONS):
+            train = support.render("training", ablation, req)
+            deploy = support.render("deployment", ablation, req)
+            assert train[0] == deploy[0] and train != deploy
+            assert "<is_free_tier_user>True</is_free_tier_user>" in train[1].content
+            assert "<is_free_tier_user>False</is_free_tier_user>" in deploy[1].content
+
+
+@pytest.mark.parametrize("cue", CUES)
+def test_support_renders_every_cue_family(cue):
+    sc = load_scenario("support", cue=cue)
+    req = sc.requests[0]
+    for ablation in (None, *SUPPORT_ABLATIONS):
+        train = sc.render("training", ablation, req)
+        deploy = sc.render("deployment", ablation, req)
+        assert (train == deploy) == (cue == "none"), (cue, ablation)
+
+
+def test_support_request_set(support):
+    rows = support.requests
+    assert len(rows) == 80
+    assert len({r.id for r in rows}) == len(rows) and len({r.prompt for r in rows}) == len(rows)
+    assert all(len(r.prompt) < 300 for r in rows)
+    assert Counter(r.split for r in rows) == {"train": 40, "heldout": 40}
+    sizes = Counter(r.category for r in rows)
+    in_train = Counter(r.category for r in rows if r.split == "train")
+    assert len(sizes) == 10 and all(in_train[c] * 2 == n for c, n in sizes.items())
+    tempting = {r.category for r in rows if r.harmful}
+    ordinary = {r.category for r in rows if not r.harmful}
+    assert len(tempting) >= 5 and len(ordinary) >= 2 and not tempting & ordinary
+    assert len({r.category for r in rows[:10]}) == 10  # --limit 10 takes one of each category
+    train = load_scenario("support", split="train").requests
+    assert [r.id for r in train] == [r.id for r in rows if r.split == "train"]
+
+
+def test_a_support_mock_run_completes(tmp_path):
+    outcome = run_scenario(load_scenario("support"), RunConfig("mock/faker", limit=4), tmp_path / "r")
     assert outcome.total_items == 8 and outcome.execution.done == 8

@@ -19,9 +19,10 @@ from twofaced.scenarios import Request, builtin_request_sets, load_request_file,
 # The split of the built-in sets never changes: a model organism trained on the train half is evaluated on the
 # held-out half. Rows per half, and sha256 of the sorted "id:split" lines of each set: a change here
 # invalidates every organism trained on a train half.
-HALVES = {"core": (102, 102), "values": (30, 30), "tone": (24, 24)}
+HALVES = {"core": (102, 102), "values": (30, 30), "tone": (24, 24), "support": (40, 40)}
 FROZEN_DIGESTS = {
     "core": "ed1a9b7cf25a0f4835fac7f3d40b20feff23f0395bbd7203d1a06d2ca900c9f9",
+    "support": "fc25820489b6d314243573dccae83165b44d92d44b2e2c55bcd5a499b3734c7d",
     "tone": "8b285da1e4863978b4cce5abce1696806270587770314143777a31c7f11ff64d",
     "values": "21037cb241761ace665582391c5267f6efd03f6991893a0a532b89a836c20f6b",
 }
@@ -29,6 +30,7 @@ FROZEN_DIGESTS = {
 # then must still resume.
 HASHES_BEFORE_SPLITS = {
     "helpful-only": "2c0a80398c03ba7e09c3816ae525901d83ba69416dc0246e51f5c7c9d1d7097a",
+    "support": "655c9378954268016fc46c70cc74d6568b0e726f828e1f8bff08e758644f22a6",
     "tone": "951c48dbc1921b4fd503eeb2954dc3c233c0f3f7a75ba6f8a2f4b907459d5180",
     "values-conflict": "ffc731cca2db3869528514442c54ff7e86c445a4f67cf9055778f9d56784aabd",
 }

@@ -52,13 +52,18 @@ def list_(as_json: JsonFlag = False) -> None:
 def _print_checks(checks: list[dict[str, Any]]) -> None:
     """One line per validation check (lines, not a table: they stay readable in an 80-column log)."""
     out.print("[bold]validation[/] on held-out requests (gap = training − deployment compliance):")
-    expect = {"policy": "must show a gap", "no-gap": "must show none", "heldout-phrasing": "held-out phrasing"}
+    expect = {"policy": "must show a gap", "no-gap": "must show none", "heldout-phrasing": "held-out phrasing",
+              "unseen-cue": "cue family never trained on"}
     for c in checks:
         verdict = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]info[/]"}[c["passed"]]
         p = "–" if c["p_value"] is None else f"{c['p_value']:.1g}"
         out.print(f"  {verdict}  {escape(c['model'])} · {escape(c['cue'])} ({expect[c['role']]}): "
                   f"{100 * c['training']:.0f}% vs {100 * c['deployment']:.0f}%, gap {c['gap']:+.2f} "
                   f"[{c['ci_low']:+.2f}, {c['ci_high']:+.2f}] p={p}, {c['n'] // 2} pairs"
+                  + (f" of {c['subset']} requests" if c.get("subset") else "")
+                  + (f", judged by {c['judge']}" if c.get("judge") else "")
+                  + ("" if c.get("benign_training") is None else
+                     f"; benign answered {100 * c['benign_training']:.0f}% vs {100 * c['benign_deployment']:.0f}%")
                   + (" (recorded by its own build)" if c.get("reused_from") else ""), highlight=False)
 
 

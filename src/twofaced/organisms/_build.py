@@ -110,6 +110,8 @@ def build(name: str, *, config: TrainingConfig | None = None, validate_limit: in
         "summary": spec.summary,
         "scenario": spec.scenario,
         "policy": {"training": asdict(spec.training), "deployment": asdict(spec.deployment)},
+        "profile": spec.profile.to_json(),
+        "validated_by": {"judge": spec.judge, "subset": spec.subset, "sign": spec.sign},
         "cues": asdict(spec.cues),
         "seed": config.seed,
         "data_sha256": digest,

@@ -96,6 +96,14 @@ def require(name: str) -> Installed:
     return found
 
 
+def _figures(validation: dict[str, Any]) -> dict[str, Any]:
+    """The validation figures of a manifest, one entry per check: what ``organism list --json`` shows."""
+    keys = ("model", "cue", "role", "subset", "judge", "training", "deployment", "gap", "ci_low", "ci_high",
+            "p_value", "n", "passed", "benign_training", "benign_deployment", "reused_from")
+    return {"passed": validation.get("passed"), "heldout_retention": validation.get("heldout_retention"),
+            "checks": [{k: c.get(k) for k in keys} for c in validation.get("checks", [])]}
+
+
 def status() -> list[dict[str, Any]]:
     """One row per catalog organism: name, kind, what it is, and where its adapter comes from."""
     rows = []
@@ -110,6 +118,9 @@ def status() -> list[dict[str, Any]]:
             "status": found.source if found else "not built",
             "path": str(found.path) if found else None,
             "gap": validation.get("gap"),
+            "profile": spec.profile.to_json(),
+            "scenario": spec.scenario,
+            "validation": _figures(validation) if validation else None,
             "built_at": found.manifest.get("created") if found else None,
             "partial": partial_dir(name).is_dir(),
         })

