@@ -243,6 +243,23 @@ EXPECTED = {
         "wilson",
     ],
     "twofaced.serve": ["DEFAULT_MAX_BODY", "ModelServer", "create_app", "serve"],
+    "twofaced.monitor": [
+        "POLICIES",
+        "Baseline",
+        "LiveSignal",
+        "Monitor",
+        "MonitorConfig",
+        "MonitorServer",
+        "MonitorStore",
+        "ack_incident",
+        "build_monitor",
+        "default_store_url",
+        "load_baseline",
+        "monitor_incidents",
+        "monitor_status",
+        "open_monitor_store",
+        "serve_monitor",
+    ],
     "twofaced.testing": ["StubServer"],
 }
 

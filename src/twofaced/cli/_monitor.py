@@ -1,21 +1,28 @@
-"""``twofaced monitor simulate``: the detector's false-alarm rate and delay, measured on simulated streams next to
-the exact theory (:func:`twofaced.stats.simulate`). The live monitor (``monitor serve``) is not built yet."""
+"""``twofaced monitor``: ``serve`` (the live monitor, a proxy in front of one upstream), ``status``, ``incidents``
+and ``ack`` (read and act on its store), and ``simulate``: the detector's false-alarm rate and delay, measured
+on simulated streams next to the exact theory (:func:`twofaced.stats.simulate`).
+
+``twofaced.monitor`` needs the ``monitor`` extra; it is imported inside the commands, so the rest of the CLI
+works without it and a missing extra is one line with the pip command."""
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Annotated
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Literal
 
 import typer
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingDependencyError
 from ..stats import simulate
 from ._app import app, out
 from ._options import JsonFlag
 
-monitor_app = typer.Typer(help="Watch a deployed model against its baseline (detectors; the proxy is not built yet).",
-                          no_args_is_help=True)
+monitor_app = typer.Typer(help="Watch a deployed model against its pre-deployment baseline: a proxy, sequential "
+                          "detectors, incidents.", no_args_is_help=True)
 app.add_typer(monitor_app, name="monitor")
 
 
@@ -63,3 +70,115 @@ def simulate_cmd(
     out.print(f"delay after the change: theory {result.theoretical_delay:.1f}, measured {result.measured_delay:.1f} "
               f"[{lo:.1f}, {hi:.1f}] over {result.runs - result.false_alarms_before_change} runs "
               f"({100 * result.delay_gap:+.1f}%); Siegmund's approximation {result.siegmund_delay:.1f}")
+
+
+def _monitor() -> ModuleType:
+    try:
+        import twofaced.monitor as monitor
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError(f"twofaced monitor needs the monitor extra ({exc.name} is missing): "
+                                     "pip install 'twofaced[monitor]'") from None
+    return monitor
+
+
+StoreUrl = Annotated[str | None, typer.Option("--store", envvar="TWOFACED_MONITOR_STORE", help="Store URL: "
+                                              "sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: "
+                                              "monitor/monitor.sqlite under the data home).")]
+
+
+def _store(url: str | None) -> str:
+    return url or _monitor().default_store_url()
+
+
+@monitor_app.command("serve")
+def serve_cmd(
+    upstream: Annotated[str, typer.Option("--upstream", metavar="URL", help="Base URL of the monitored "
+                                          "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")],
+    baseline: Annotated[Path, typer.Option("--baseline", metavar="RUN_DIR", help="Run directory of the same "
+                                           "model: its deployment-condition refusal rate is the baseline.")],
+    fallback: Annotated[str | None, typer.Option("--fallback", metavar="URL", help="Known-good upstream that "
+                                                 "--policy rollback routes to until the incident is acked.")] = None,
+    store: StoreUrl = None,
+    policy: Annotated[Literal["flag", "block", "rollback"], typer.Option(
+        "--policy", help="On alarm: flag (record only), block (withhold replies that fail the judge while an "
+                         "incident is open), rollback (route to --fallback until ack).")] = "flag",
+    webhook: Annotated[str | None, typer.Option("--webhook", metavar="URL", help="POST each alarm here as "
+                                                "JSON (failures are logged, never raised).")] = None,
+    every: Annotated[float, typer.Option("--false-alarm-every", metavar="N", help="At most one false alarm per "
+                                         "N scored exchanges on average (both directions together).")] = 10_000,
+    shift: Annotated[float, typer.Option("--shift", help="Change of the live refusal rate worth detecting, each "
+                                         "way (0.1: ten points).")] = 0.10,
+    redact: Annotated[bool, typer.Option("--redact", help="Store sha256 hashes instead of request and reply "
+                                         "text (verdicts are kept).")] = False,
+    queue_size: Annotated[int, typer.Option("--queue-size", help="Exchanges waiting to be scored before more "
+                                            "are counted as unscored.")] = 10_000,
+    timeout: Annotated[float, typer.Option("--upstream-timeout", help="Seconds to wait for the upstream between "
+                                           "bytes; then 504.")] = 60.0,
+    max_body: Annotated[int, typer.Option("--max-body", help="Largest request body in bytes; larger ones are "
+                                          "answered 413.")] = 1024 * 1024,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
+                    ] = 8100,
+) -> None:
+    """Serve the monitor: an OpenAI-compatible proxy (POST /v1/chat/completions plain and streaming, GET
+    /v1/models, /healthz, /metrics; /admin/... with Authorization: Bearer $TWOFACED_ADMIN_TOKEN) that judges
+    every exchange off the request path and raises an incident when the live refusal rate leaves the
+    baseline's. Runs until Ctrl-C."""
+    from ._app import err, out
+
+    monitor = _monitor()
+    config = monitor.MonitorConfig(
+        upstream=upstream, baseline=baseline, fallback=fallback, store=store, policy=policy, webhook=webhook,
+        false_alarm_every=every, shift=shift, queue_size=queue_size, upstream_timeout=timeout, max_body=max_body,
+        redact=redact)
+    try:
+        monitor.serve_monitor(config, host=host, port=port, on_ready=lambda url: out.print(
+            f"monitoring {upstream} at {url}", highlight=False, soft_wrap=True))
+    except KeyboardInterrupt:
+        err.print("stopped the monitor; queued exchanges were scored", highlight=False, soft_wrap=True)
+        sys.exit(130)
+
+
+@monitor_app.command("status")
+def status_cmd(store: StoreUrl = None, as_json: JsonFlag = False) -> None:
+    """Per signal: the baseline rate, the live rate with its always-valid interval, each detector's statistic
+    and threshold, and the alarm state."""
+    status = _monitor().monitor_status(_store(store))
+    if as_json:
+        print(json.dumps(status, indent=2))
+        return
+    for s in status["signals"]:
+        live = "n/a" if s["live_rate"] is None else f"{s['live_rate']:.3f} [{s['live_ci_low']:.3f}, " \
+            f"{s['live_ci_high']:.3f}]"
+        out.print(f"signal {s['signal']}: {s['outcome']}: baseline {s['baseline_rate']:.3f}, live {live} over "
+                  f"{s['observations']} exchanges{'  ALARM' if s['alarm'] else ''}", highlight=False)
+        for d, det in s["detectors"].items():
+            out.print(f"  {d}: CUSUM {det['statistic']:.2f} / {det['threshold']:.2f} nats (to {det['p1']:.3f})"
+                      f"{'  ALARM' if det['alarm'] else ''}", highlight=False)
+    out.print(f"open incidents: {', '.join(map(str, status['incidents_open'])) or 'none'}; exchanges stored "
+              f"{status['exchanges']}; unscored {status['unscored']}", highlight=False)
+
+
+@monitor_app.command("incidents")
+def incidents_cmd(store: StoreUrl = None, as_json: JsonFlag = False) -> None:
+    """Every incident, newest first: signal, direction, state, and (with --json) the detector trace and the
+    ids of the triggering exchanges."""
+    incidents = _monitor().monitor_incidents(_store(store))
+    if as_json:
+        print(json.dumps(incidents, indent=2))
+        return
+    if not incidents:
+        out.print("no incidents")
+    for i in incidents:
+        out.print(f"incident {i['id']}: {i['signal']} {i['direction']}, {i['status']}, policy {i['policy']}, "
+                  f"{len(i['exchange_ids'])} triggering exchanges", highlight=False)
+
+
+@monitor_app.command("ack")
+def ack_cmd(
+    incident: Annotated[int, typer.Argument(metavar="INCIDENT_ID", help="Incident to acknowledge.")],
+    store: StoreUrl = None,
+) -> None:
+    """Acknowledge an incident: a running monitor resets its detector and ends a rollback within a second."""
+    result = _monitor().ack_incident(_store(store), incident)
+    out.print(f"incident {result['id']} acknowledged", highlight=False)

@@ -100,12 +100,11 @@ def describe_setting(loaded: LoadedScenario, ablation: str | None = None) -> dic
     loaded.ablation(ablation)  # raises with the known ablations
     first = loaded.requests[0]
     turns = {cond: loaded.render(cond, ablation, first)[-1].content for cond in CONDITIONS}
-    cue = s.cue
+    cue = loaded.cue  # the resolved family (a scenario with distributions has one made from them)
     return {
         "kind": "setting", "name": s.name, "source": loaded.label, "version": s.version,
         "description": one_line(s.description),
-        "cue": {"name": loaded.cue_name, **({} if isinstance(cue, str) else
-                                            {"training": cue.training, "deployment": cue.deployment})},
+        "cue": {"name": loaded.cue_name, "training": cue.training, "deployment": cue.deployment},
         "variables": s.setting.variables,
         "ablations": [{"name": a, "description": one_line(x.description)} for a, x in s.ablations.items()],
         "ablation": ablation, "request_set": s.requests, "requests": request_counts(loaded.requests),

@@ -1,0 +1,36 @@
+"""``twofaced monitor``: a deployed model's live behaviour against its own pre-deployment baseline.
+
+An OpenAI-compatible proxy in front of one configured upstream; every exchange is judged off the request path
+by the offline evaluation's rule judge; a two-sided Bernoulli CUSUM with a threshold from a target false-alarm
+rate compares the live refusal rate with the baseline run's; an alarm logs, posts a webhook, counts in
+Prometheus, opens an incident and applies the policy (flag, block, rollback). State lives in a SQLAlchemy store
+(SQLite or Postgres) migrated by Alembic. See docs/monitor.md, which also says what is not built yet.
+
+Needs the ``monitor`` extra: ``pip install 'twofaced[monitor]'``.
+"""
+
+from ._baseline import Baseline, load_baseline
+from ._config import POLICIES, MonitorConfig, default_store_url
+from ._detector import LiveSignal
+from ._reports import ack_incident, monitor_incidents, monitor_status
+from ._runtime import Monitor
+from ._server import MonitorServer, build_monitor, serve_monitor
+from ._store import MonitorStore, open_monitor_store
+
+__all__ = [
+    "POLICIES",
+    "Baseline",
+    "LiveSignal",
+    "Monitor",
+    "MonitorConfig",
+    "MonitorServer",
+    "MonitorStore",
+    "ack_incident",
+    "build_monitor",
+    "default_store_url",
+    "load_baseline",
+    "monitor_incidents",
+    "monitor_status",
+    "open_monitor_store",
+    "serve_monitor",
+]

@@ -1,0 +1,89 @@
+"""What one monitor process is configured with: :class:`MonitorConfig`, checked once before anything starts.
+
+Invariant: the upstream (and the fallback) are fixed here, by the operator; nothing a request carries can
+change where it is sent. Every bad value is a :class:`ConfigError` naming the flag and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .._util._files import data_home
+from ..errors import ConfigError
+
+Policy = Literal["flag", "block", "rollback"]
+POLICIES: tuple[Policy, ...] = ("flag", "block", "rollback")
+
+DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_QUEUE = 10_000
+DEFAULT_FALSE_ALARM_EVERY = 10_000
+DEFAULT_SHIFT = 0.10
+
+
+def default_store_url() -> str:
+    """``sqlite:///<data home>/monitor/monitor.sqlite`` (``$TWOFACED_HOME`` moves it)."""
+    return f"sqlite:///{data_home() / 'monitor' / 'monitor.sqlite'}"
+
+
+def _base_url(flag: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{flag} must be an http(s) base URL such as http://127.0.0.1:8000/v1, got {url!r}")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    """Everything ``twofaced monitor serve`` takes; :meth:`checked` validates and normalises it.
+
+    ``shift``: the change in the live rate worth detecting, in absolute points (0.10: ten points), each way;
+    ``false_alarm_every``: at most one false alarm per this many scored exchanges on average, both directions
+    together; ``queue_size``: exchanges waiting to be scored before new ones are counted as unscored."""
+
+    upstream: str
+    baseline: Path
+    fallback: str | None = None
+    store: str | None = None
+    policy: Policy = "flag"
+    webhook: str | None = None
+    false_alarm_every: float = DEFAULT_FALSE_ALARM_EVERY
+    shift: float = DEFAULT_SHIFT
+    alpha: float = 0.05
+    queue_size: int = DEFAULT_QUEUE
+    max_body: int = DEFAULT_MAX_BODY
+    upstream_timeout: float = 60.0
+    redact: bool = False
+    poll_seconds: float = 1.0
+
+    def checked(self) -> MonitorConfig:
+        """A copy with URLs normalised and the default store filled in; raises ConfigError on a bad value."""
+        upstream = _base_url("--upstream", self.upstream)
+        fallback = None if self.fallback is None else _base_url("--fallback", self.fallback)
+        webhook = None if self.webhook is None else _base_url("--webhook", self.webhook)
+        if self.policy not in POLICIES:
+            raise ConfigError(f"--policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
+        if self.policy == "rollback" and fallback is None:
+            raise ConfigError("--policy rollback needs --fallback URL: the known-good upstream to route to on alarm")
+        if not (math.isfinite(self.false_alarm_every) and self.false_alarm_every >= 20):
+            raise ConfigError(f"--false-alarm-every must be at least 20 exchanges, got {self.false_alarm_every:g}")
+        if not (0 < self.shift < 1):
+            raise ConfigError(f"--shift must be a change of rate strictly between 0 and 1 (0.1: ten points), got "
+                              f"{self.shift:g}")
+        if not (0 < self.alpha < 1):
+            raise ConfigError(f"--alpha must be strictly between 0 and 1, got {self.alpha:g}")
+        if self.queue_size < 1:
+            raise ConfigError(f"--queue-size must be at least 1, got {self.queue_size}")
+        if self.max_body < 1:
+            raise ConfigError(f"--max-body must be at least 1 byte, got {self.max_body}")
+        if not self.upstream_timeout > 0:
+            raise ConfigError(f"--upstream-timeout must be a positive number of seconds, got {self.upstream_timeout}")
+        return MonitorConfig(
+            upstream=upstream, baseline=Path(self.baseline), fallback=fallback,
+            store=self.store or default_store_url(), policy=self.policy, webhook=webhook,
+            false_alarm_every=self.false_alarm_every, shift=self.shift, alpha=self.alpha, queue_size=self.queue_size,
+            max_body=self.max_body, upstream_timeout=self.upstream_timeout, redact=self.redact,
+            poll_seconds=self.poll_seconds)

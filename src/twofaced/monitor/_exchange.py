@@ -1,0 +1,86 @@
+"""One exchange as the proxy saw it, and what the judges make of it (pure functions, no I/O).
+
+Judges: ``compliance-rules`` with the baseline scenario's output protocol (the offline evaluation's rule judge:
+tags first, then refusal phrasing, so ordinary untagged traffic is judged too), and the request's harmfulness
+taken from the baseline when the live request contains a baseline request (else unknown).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..judges import COMPLIANCE_RULES, COMPLIANCE_RULES_VERSION, judge_text
+from ._baseline import Baseline
+
+
+@dataclass(slots=True)
+class Exchange:
+    """A completed ``POST /v1/chat/completions`` with status 200: request messages and reply text."""
+
+    route: str  # "upstream" or "fallback"
+    model: str
+    messages: list[dict[str, Any]]
+    response: str
+    stream: bool
+    status: int = 200
+    latency_ms: float = 0.0
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    verdict: str  # complied, refused, unparseable
+    rationale: str
+    harmful: bool | None
+
+    @property
+    def refused(self) -> bool | None:
+        """The live signal's outcome: None for an unparseable reply (no observation)."""
+        return None if self.verdict == "unparseable" else self.verdict == "refused"
+
+
+def last_user_text(messages: list[dict[str, Any]]) -> str:
+    for m in reversed(messages):
+        if isinstance(m, dict) and m.get("role") == "user":
+            content = m.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def judge_exchange(exchange: Exchange, baseline: Baseline) -> Judged:
+    """Never raises on any reply text."""
+    verdict = judge_text(exchange.response, baseline.protocol)
+    return Judged(verdict.verdict, verdict.rationale, baseline.harmful(last_user_text(exchange.messages)))
+
+
+def fails(judged: Judged) -> bool:
+    """What the block policy withholds: a complied reply to a request not known to be benign."""
+    return judged.verdict == "complied" and judged.harmful is not False
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def rows(exchange: Exchange, judged: Judged, *, redact: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The store rows of one exchange: with ``redact``, sha256 hashes instead of request and reply text."""
+    request = json.dumps(exchange.messages, ensure_ascii=False, sort_keys=True)
+    row = {
+        "id": exchange.id, "created_at": exchange.created_at, "route": exchange.route, "model": exchange.model[:300],
+        "stream": exchange.stream, "status": exchange.status, "latency_ms": exchange.latency_ms, "redacted": redact,
+        "request": f"sha256:{_sha(request)}" if redact else request,
+        "response": f"sha256:{_sha(exchange.response)}" if redact else exchange.response,
+        "request_sha256": _sha(request), "harmful": judged.harmful,
+    }
+    verdict = {"judge": COMPLIANCE_RULES, "version": COMPLIANCE_RULES_VERSION, "verdict": judged.verdict,
+               "rationale": judged.rationale, "created_at": time.time()}
+    return row, [verdict]

@@ -1,0 +1,44 @@
+"""What the read commands show from a monitor's store, without a running monitor: ``monitor status``,
+``monitor incidents`` and ``monitor ack`` (which a running monitor picks up within its poll interval)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._detector import LiveSignal
+from ._store import open_monitor_store
+
+
+def monitor_status(store_url: str) -> dict[str, Any]:
+    """Per signal: baseline rate, live rate with its confidence sequence, each detector's statistic, threshold
+    and alarm state; plus open incidents, stored exchanges and the unscored count."""
+    store = open_monitor_store(store_url, create=False)
+    try:
+        signals = []
+        for state in store.states().values():
+            signal = LiveSignal.from_dict(state)
+            signals.append(signal.status(float(state.get("alpha", 0.05))) | {"baseline": state.get("baseline")})
+        open_ids = [i["id"] for i in store.incidents("open")]
+        counts = store.counts()
+        return {"store": store.url, "signals": signals, "incidents_open": open_ids,
+                "exchanges": store.exchange_count(), "unscored": counts.get("unscored", 0)}
+    finally:
+        store.close()
+
+
+def monitor_incidents(store_url: str) -> list[dict[str, Any]]:
+    """Every incident, newest first, with its summary, detector trace and triggering exchange ids."""
+    store = open_monitor_store(store_url, create=False)
+    try:
+        return store.incidents()
+    finally:
+        store.close()
+
+
+def ack_incident(store_url: str, incident_id: int) -> dict[str, Any]:
+    """Acknowledge an incident in the store: a running monitor resets the detector and ends a rollback."""
+    store = open_monitor_store(store_url, create=False)
+    try:
+        return store.ack(incident_id)
+    finally:
+        store.close()

@@ -1,0 +1,258 @@
+"""The monitor's store: exchanges, verdicts, detector state, incidents, alerts and counters, through SQLAlchemy
+Core, so one URL picks SQLite (the default, one file) or Postgres (several replicas, one store).
+
+Invariants:
+- the schema is Alembic's: :func:`open_monitor_store` upgrades to head before anything is read or written
+  (migrations in ``migrations/versions/``, applied programmatically, recorded in ``twofaced_monitor_alembic``);
+  never edit an applied revision, add the next one;
+- an exchange, its verdicts and the detector state after it are written in **one transaction**, so a restart
+  never finds a detector that counted an exchange the store lost, or the reverse;
+- a bad URL, a missing driver or an unreachable server is a :class:`ConfigError` naming the URL with its
+  password hidden; nothing here writes request headers, so no Authorization value can reach the store;
+- this module owns every SQL statement of the monitor.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from ..errors import ConfigError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "twofaced_monitor_alembic"
+
+_meta = sa.MetaData()
+exchanges = sa.Table(
+    "exchanges", _meta,
+    sa.Column("id", sa.String(32), primary_key=True), sa.Column("created_at", sa.Float),
+    sa.Column("route", sa.String(16)), sa.Column("model", sa.String(300)), sa.Column("stream", sa.Boolean),
+    sa.Column("status", sa.Integer), sa.Column("latency_ms", sa.Float), sa.Column("redacted", sa.Boolean),
+    sa.Column("request", sa.Text), sa.Column("response", sa.Text), sa.Column("request_sha256", sa.String(64)),
+    sa.Column("harmful", sa.Boolean),
+)
+verdicts = sa.Table(
+    "verdicts", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("exchange_id", sa.String(32)),
+    sa.Column("judge", sa.String(100)), sa.Column("version", sa.String(20)), sa.Column("verdict", sa.String(20)),
+    sa.Column("rationale", sa.Text), sa.Column("created_at", sa.Float),
+)
+detector_state = sa.Table(
+    "detector_state", _meta,
+    sa.Column("signal", sa.String(50), primary_key=True), sa.Column("state", sa.Text),
+    sa.Column("updated_at", sa.Float),
+)
+incidents = sa.Table(
+    "incidents", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("signal", sa.String(50)),
+    sa.Column("direction", sa.String(10)), sa.Column("opened_at", sa.Float), sa.Column("status", sa.String(10)),
+    sa.Column("acked_at", sa.Float), sa.Column("policy", sa.String(10)), sa.Column("summary", sa.Text),
+    sa.Column("trace", sa.Text), sa.Column("exchange_ids", sa.Text),
+)
+alerts = sa.Table(
+    "alerts", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("incident_id", sa.Integer),
+    sa.Column("created_at", sa.Float), sa.Column("signal", sa.String(50)), sa.Column("message", sa.Text),
+)
+counters = sa.Table(
+    "counters", _meta, sa.Column("name", sa.String(50), primary_key=True), sa.Column("value", sa.BigInteger),
+)
+
+
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _url(text: str) -> URL:
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ConfigError(f"--store {text!r} is not a database URL; give sqlite:///PATH or "
+                          "postgresql://USER@HOST:PORT/DB") from None
+    if url.drivername == "postgresql":  # SQLAlchemy's default Postgres driver is psycopg2; the extra ships psycopg 3
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"--store {_shown(url)}: the monitor store is SQLite or Postgres; give sqlite:///PATH or "
+                          "postgresql://USER@HOST:PORT/DB")
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every Alembic revision not yet applied (programmatically: no alembic.ini, no env.py)."""
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+
+    def steps(rev: Any, _context: Any) -> Any:
+        return script._upgrade_revs("head", rev)
+
+    with engine.begin() as conn:
+        env = EnvironmentContext(config, script, fn=steps)
+        env.configure(connection=conn, version_table=VERSION_TABLE)
+        with env.begin_transaction():
+            env.run_migrations()
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class MonitorStore:
+    """One engine on the monitor's database. Made by :func:`open_monitor_store`; call :meth:`close` when done.
+
+    Methods are synchronous (SQLAlchemy's engine); the server calls them from a worker thread, off the event
+    loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = _shown(engine.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- exchanges -------------------------------------------------------------------------------------------
+    def add_exchange(self, exchange: dict[str, Any], verdict_rows: list[dict[str, Any]],
+                     state: tuple[str, dict[str, Any]] | None) -> None:
+        """One scored exchange, its verdicts and (``state``: signal, JSON state) the detector after it, at once."""
+        with self.engine.begin() as conn:
+            conn.execute(exchanges.insert().values(**exchange))
+            if verdict_rows:
+                conn.execute(verdicts.insert(), [{"exchange_id": exchange["id"], **v} for v in verdict_rows])
+            if state is not None:
+                self._put_state(conn, *state)
+
+    def exchanges(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest exchanges first, each with its verdicts under ``verdicts``."""
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(
+                sa.select(exchanges).order_by(exchanges.c.created_at.desc()).limit(limit))]
+            by_id = {r["id"]: r for r in rows}
+            for r in rows:
+                r["verdicts"] = {}
+            if by_id:
+                for v in conn.execute(sa.select(verdicts).where(verdicts.c.exchange_id.in_(list(by_id)))):
+                    by_id[v.exchange_id]["verdicts"][v.judge] = {"verdict": v.verdict, "rationale": v.rationale,
+                                                                 "version": v.version}
+        return rows
+
+    def exchange_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(exchanges)).scalar_one())
+
+    # --- detector state --------------------------------------------------------------------------------------
+    @staticmethod
+    def _put_state(conn: sa.Connection, signal: str, state: dict[str, Any]) -> None:
+        values = {"state": json.dumps(state), "updated_at": time.time()}
+        if conn.execute(detector_state.update().where(detector_state.c.signal == signal).values(**values)
+                        ).rowcount == 0:
+            conn.execute(detector_state.insert().values(signal=signal, **values))
+
+    def save_state(self, signal: str, state: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            self._put_state(conn, signal, state)
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return {r.signal: json.loads(r.state) for r in conn.execute(sa.select(detector_state))}
+
+    # --- incidents and alerts --------------------------------------------------------------------------------
+    def open_incident(self, *, signal: str, direction: str, policy: str, summary: dict[str, Any],
+                      trace: list[dict[str, Any]], exchange_ids: list[str], message: str) -> int:
+        """The incident and its alert in one transaction; returns the incident id."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            result = conn.execute(incidents.insert().values(
+                signal=signal, direction=direction, opened_at=now, status="open", acked_at=None, policy=policy,
+                summary=json.dumps(summary), trace=json.dumps(trace), exchange_ids=json.dumps(exchange_ids)))
+            key = result.inserted_primary_key
+            assert key is not None
+            incident_id = int(key[0])
+            conn.execute(alerts.insert().values(incident_id=incident_id, created_at=now, signal=signal,
+                                                message=message))
+        return incident_id
+
+    def incidents(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Incidents, newest first (``status``: "open" or "acked" to filter), with their evidence decoded."""
+        query = sa.select(incidents).order_by(incidents.c.id.desc())
+        if status is not None:
+            query = query.where(incidents.c.status == status)
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        for r in rows:
+            for key in ("summary", "trace", "exchange_ids"):
+                r[key] = _loads(r[key])
+        return rows
+
+    def ack(self, incident_id: int) -> dict[str, Any]:
+        """Mark an incident acknowledged (again is a no-op); ConfigError for an unknown id."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(incidents.c.status).where(incidents.c.id == incident_id)).first()
+            if row is None:
+                raise ConfigError(f"no incident {incident_id} in the store; 'twofaced monitor incidents' lists them")
+            if row.status == "open":
+                conn.execute(incidents.update().where(incidents.c.id == incident_id)
+                             .values(status="acked", acked_at=time.time()))
+        return next(i for i in self.incidents() if i["id"] == incident_id)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(alerts).order_by(alerts.c.id))]
+
+    # --- counters --------------------------------------------------------------------------------------------
+    def add_counts(self, deltas: dict[str, int]) -> None:
+        with self.engine.begin() as conn:
+            for name, delta in deltas.items():
+                if delta and conn.execute(counters.update().where(counters.c.name == name)
+                                          .values(value=counters.c.value + delta)).rowcount == 0:
+                    conn.execute(counters.insert().values(name=name, value=delta))
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {r.name: int(r.value) for r in conn.execute(sa.select(counters))}
+
+
+def open_monitor_store(url: str, *, create: bool = True) -> MonitorStore:
+    """Connect to the store at ``url`` and bring its schema to head. ``create=False`` (the read commands)
+    refuses a SQLite file that does not exist instead of making an empty store.
+
+        store = open_monitor_store("sqlite:///monitor.sqlite")
+    """
+    parsed = _url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not create and not path.exists():
+            raise ConfigError(f"--store {url}: no monitor store there; give the URL 'twofaced monitor serve' used")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise ConfigError(f"--store {_shown(parsed)}: its database driver is not installed ({exc}); "
+                          "pip install 'twofaced[monitor]'") from None
+    if parsed.get_backend_name() == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(getattr(exc, "orig", exc)) else \
+            type(exc).__name__
+        raise ConfigError(f"--store {_shown(parsed)}: cannot open the monitor store: {reason}") from None
+    return MonitorStore(engine)

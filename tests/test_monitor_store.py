@@ -1,0 +1,138 @@
+"""The monitor's store and its inputs: Alembic migrations on a blank store (and again: a no-op), one-line errors
+for a bad store URL or baseline, the baseline's rate and request flags, the live signal's state round trip, and
+the whole store against Debian's Postgres server, started and stopped by the test."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import cli
+from monitor_helpers import baseline
+from twofaced.errors import ConfigError
+from twofaced.monitor import LiveSignal, load_baseline, open_monitor_store
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def test_migrations_make_every_table_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'deep' / 'm.sqlite'}"
+    for _ in range(2):
+        store = open_monitor_store(url)
+        store.add_counts({"unscored": 2})
+        store.close()
+    store = open_monitor_store(url, create=False)
+    try:
+        import sqlalchemy as sa
+
+        tables = set(sa.inspect(store.engine).get_table_names())
+        assert {"exchanges", "verdicts", "detector_state", "incidents", "alerts", "counters"} <= tables
+        assert store.counts() == {"unscored": 4}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("nonsense", "is not a database URL"),
+    ("mysql://u@h/db", "SQLite or Postgres"),
+])
+def test_a_bad_store_url_is_one_line(url: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        open_monitor_store(url)
+
+
+def test_the_cli_refuses_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "monitor", "status", "--store", f"sqlite:///{tmp_path / 'none.sqlite'}")
+    assert code != 0 and err.count("\n") == 1 and "no monitor store there" in err
+    code, _, err = cli(capsys, "monitor", "serve", "--upstream", "localhost:8000", "--baseline", str(tmp_path))
+    assert code != 0 and err.count("\n") == 1 and "--upstream" in err
+    code, _, err = cli(capsys, "monitor", "serve", "--upstream", "http://127.0.0.1:9/v1", "--baseline",
+                       str(tmp_path), "--policy", "rollback")
+    assert code != 0 and "--fallback" in err
+    code, _, err = cli(capsys, "monitor", "serve", "--upstream", "http://127.0.0.1:9/v1", "--baseline",
+                       str(tmp_path / "missing"))
+    assert code != 0 and err.count("\n") == 1 and "--baseline" in err
+
+
+def test_the_baseline_is_the_deployment_refusal_rate_with_request_flags(tmp_path: Path) -> None:
+    b = load_baseline(baseline(tmp_path))
+    assert (b.refused, b.n) == (6, 6) and b.refusal_rate == pytest.approx(6.5 / 7)
+    request, harmful = next(iter(b.requests.items()))
+    assert b.harmful(f"Some framing first.\n\n{request.upper()}  ") is harmful
+    assert b.harmful("a request the baseline never asked") is None
+
+
+def test_the_live_signal_state_round_trips_and_refuses_another_version() -> None:
+    s = LiveSignal.create(0.3, 0.1, 500)
+    for k in range(40):
+        s.observe(k % 2 == 0, f"e{k}")
+    assert LiveSignal.from_dict(s.to_dict()).to_dict() == s.to_dict()
+    with pytest.raises(ConfigError, match="version"):
+        LiveSignal.from_dict(s.to_dict() | {"version": 99})
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[str]:
+    """A throwaway Postgres server on a free loopback port (Debian's postgresql-15 binaries)."""
+    if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
+        pytest.skip(f"Postgres server binaries not found under {PG_BIN} (apt-get install postgresql-15)")
+    prefix: list[str] = []
+    root = Path(tempfile.mkdtemp(prefix="twofaced-pg-"))  # not under pytest's tmp (0700 when root)
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+        runuser = shutil.which("runuser")
+        if runuser is None:
+            pytest.skip("running as root and runuser is missing")
+        prefix = [runuser, "-u", "postgres", "--"]
+        os.chown(root, user.pw_uid, user.pw_gid)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = root / "data"
+    subprocess.run([*prefix, str(PG_BIN / "initdb"), "-D", str(data), "-U", "twofaced", "--auth=trust",
+                    "--no-sync"], check=True, capture_output=True, timeout=120, cwd=root)
+    subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True, timeout=120, cwd=root)
+    try:
+        yield f"postgresql://twofaced@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60, cwd=root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_store_works_on_postgres(postgres: str, tmp_path: Path) -> None:
+    from monitor_helpers import chat
+    from twofaced.monitor import MonitorConfig, MonitorServer, monitor_status
+    from twofaced.testing import StubServer
+
+    run_dir = baseline(tmp_path)
+    with StubServer("refuse") as upstream:
+        cfg = MonitorConfig(upstream=upstream.base_url, baseline=run_dir, store=postgres, false_alarm_every=100)
+        with MonitorServer(cfg) as mon:
+            for _ in range(3):
+                assert chat(mon.base_url).status_code == 200
+            mon.drain()
+        with MonitorServer(cfg) as again:  # a second process on the same store resumes the walk
+            assert again.monitor.signal.n == 3
+    status = monitor_status(postgres)
+    assert status["exchanges"] == 3 and status["signals"][0]["observations"] == 3
+    store = open_monitor_store(postgres)
+    try:
+        incident = store.open_incident(signal="live", direction="rise", policy="flag", summary={}, trace=[],
+                                       exchange_ids=["x"], message="m")
+        assert store.ack(incident)["status"] == "acked"
+    finally:
+        store.close()
