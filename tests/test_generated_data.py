@@ -4,10 +4,10 @@ Each tool runs in a subprocess, writing into a temporary directory (``--out-dir`
 it; the result must be byte-identical to the committed file. A failure names the file and the command that
 regenerates it. The generators are tools, not package code: no ``make_*.py`` may sit under ``src/``.
 
-The fitted af-offline classifier is compared field by field instead of byte by byte: its floats come from
-float32 torch embeddings and an iterative solver, whose last digits can move with the CPU and library build,
-and it records the scikit-learn and embedding-package versions it was fitted with. Everything else (format,
-training-data hash, counts, the chosen C, the metrics) must match exactly, the coefficients to 1e-4.
+The fitted af-offline and tone-offline classifiers are compared field by field instead of byte by byte: their
+floats come from float32 torch embeddings and an iterative solver, whose last digits can move with the CPU and
+library build, and each records the scikit-learn and embedding-package versions it was fitted with. Everything
+else (format, training-data hash, counts, the chosen C, the metrics) must match exactly, the coefficients to 1e-4.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ GENERATED = [
 ]
 TRAINER = "train_af_offline.py"
 MODEL = PACKAGE / "judges" / "data" / "af_offline_model.json"
+TONE_TRAINER = "train_tone_offline.py"
+TONE_MODEL = PACKAGE / "judges" / "data" / "tone_offline_model.json"
 MACHINE_FIELDS = {"embedding_model", "scikit_learn"}  # the versions of the fitting environment, not the fit
 FLOAT_TOLERANCE = 1e-4
 
@@ -43,7 +45,7 @@ def _run(tool: str, out_dir: Path, timeout: float) -> None:
 
 
 def test_every_tool_is_checked_and_no_generator_ships() -> None:
-    assert {p.name for p in TOOLS.glob("*.py")} == {tool for tool, _ in GENERATED} | {TRAINER}, (
+    assert {p.name for p in TOOLS.glob("*.py")} == {tool for tool, _ in GENERATED} | {TRAINER, TONE_TRAINER}, (
         "a tool in tools/data/ writes a data file this test does not regenerate; add it to GENERATED")
     shipped = sorted(str(p.relative_to(ROOT)) for p in PACKAGE.rglob("make_*.py"))
     assert not shipped, f"generators belong in tools/data/, not in the package: {shipped}"
@@ -77,13 +79,21 @@ def _differences(fresh: Any, committed: Any, where: str = "") -> list[str]:
     return [] if fresh == committed else [f"{where}: {fresh!r} != {committed!r}"]
 
 
-def test_af_offline_model_is_what_the_trainer_fits(tmp_path: Path) -> None:
+def _check_trainer(trainer: str, model: Path, tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     pytest.importorskip("sentence_transformers")
-    _run(TRAINER, tmp_path, timeout=600)
-    fresh = json.loads((tmp_path / MODEL.name).read_text(encoding="utf-8"))
-    committed = json.loads(MODEL.read_text(encoding="utf-8"))
+    _run(trainer, tmp_path, timeout=600)
+    fresh = json.loads((tmp_path / model.name).read_text(encoding="utf-8"))
+    committed = json.loads(model.read_text(encoding="utf-8"))
     differences = _differences(fresh, committed)
     assert not differences, (
-        f"{MODEL.relative_to(ROOT)} differs from what tools/data/{TRAINER} fits ({len(differences)} fields, "
-        f"first: {differences[:5]}); retrain with `python tools/data/{TRAINER}` and commit the result")
+        f"{model.relative_to(ROOT)} differs from what tools/data/{trainer} fits ({len(differences)} fields, "
+        f"first: {differences[:5]}); retrain with `python tools/data/{trainer}` and commit the result")
+
+
+def test_af_offline_model_is_what_the_trainer_fits(tmp_path: Path) -> None:
+    _check_trainer(TRAINER, MODEL, tmp_path)
+
+
+def test_tone_offline_model_is_what_the_trainer_fits(tmp_path: Path) -> None:
+    _check_trainer(TONE_TRAINER, TONE_MODEL, tmp_path)
