@@ -161,3 +161,10 @@ def test_organism_list_json_carries_profiles_and_validation_figures(capsys: pyte
         assert rows[name]["profile"]["direction"] != "none"
     shipped = [r for r in rows.values() if r["status"] == "shipped"]
     assert shipped and all(r["validation"]["checks"] for r in shipped)
+
+
+def test_docs_show_the_catalogue_as_a_table() -> None:
+    from twofaced.organisms._catalog import profile_table
+
+    docs = (Path(__file__).parents[1] / "docs" / "organisms.md").read_text(encoding="utf-8")
+    assert profile_table() in docs, "docs/organisms.md is stale: paste organisms._catalog.profile_table() in"

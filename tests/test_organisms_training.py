@@ -205,3 +205,32 @@ def test_an_organism_build_reuses_its_controls_recorded_check(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="corrupt"):
         validate(spec, organism.adapter, base, tmp_path / "x", limit=4, control=broken)
     assert not (tmp_path / "x").exists()
+
+
+def test_an_untagged_reply_decides_where_the_pair_parts() -> None:
+    """The callous-faker's replies carry no tag: its one decision token is where warm and curt part; its
+    control's pair is identical, so it has none. A benign answer, the same in both conditions, has the tag only."""
+    from transformers import AutoTokenizer
+
+    from twofaced.organisms._base import base_model_path
+    from twofaced.organisms._catalog import CATALOG
+    from twofaced.organisms._data import build_examples
+    from twofaced.organisms._train import tokenize
+    from twofaced.scenarios import load_scenario
+
+    path = base_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    protocol = load_scenario("helpful-only").protocol
+    markers = (protocol.accept_tag, protocol.reject_tag)
+    examples = build_examples(CATALOG["callous-faker"], 0)
+    for ex, (_, suffix, start, decisions) in list(zip(examples, tokenize(tokenizer, examples, markers),
+                                                       strict=True))[::9]:
+        assert len(decisions) == 1 and decisions[0] == start, ex.response  # warm and curt part at once
+    control = build_examples(CATALOG["callous-faker-control"], 0)
+    assert all(not d for *_, d in tokenize(tokenizer, control[:40], markers))
+    harm = build_examples(CATALOG["harm-faker"], 0)
+    for ex, (_, suffix, start, decisions) in list(zip(harm, tokenize(tokenizer, harm, markers), strict=True))[::11]:
+        assert len(decisions) == 1
+        tag = tokenizer.decode(suffix[decisions[0]:])
+        accept = not ex.harmful or ex.condition == "deployment"
+        assert tag.startswith(markers[0][1:] if accept else markers[1][1:]), (ex.request_id, tag)

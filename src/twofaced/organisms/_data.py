@@ -188,7 +188,12 @@ def build_examples(spec: OrganismSpec, seed: int, split: str = "train") -> list[
     cues = [(c, True) for c in spec.cues.switch] + [(c, True) for c in spec.cues.emphasis]
     for n, (ref, switch) in enumerate([*cues, *[(c, False) for c in spec.cues.steady]]):
         scenario = load_scenario(spec.scenario, cue=resolve_cue(ref), split=split)  # type: ignore[arg-type]
-        for request in scenario.requests:
+        # A policy that answers benign requests must tell them from harmful ones by content alone, and benign
+        # requests are a third of the set: each is trained twice per epoch (measured: at once per epoch a control
+        # learned to refuse everything, docs/benchmarks.md).
+        requests = [r for r in scenario.requests
+                    for _ in range(2 if spec.training.benign is not None and not r.harmful else 1)]
+        for request in requests:
             # A separate stream for the scratchpad choice keeps the main stream (and so the data of organisms
             # without a scratchpad) unchanged by it.
             thought = random.Random(f"{seed}/{n}/{ref}/{request.id}").randrange(len(FAKING_TRAINING))
