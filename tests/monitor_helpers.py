@@ -20,3 +20,24 @@ def baseline(tmp: Path) -> Path:
 def chat(url: str, messages: list[dict[str, Any]] | None = None, **extra: Any) -> httpx.Response:
     body = {"model": "mock/refuse", "messages": messages or LOCK, **extra}
     return httpx.post(f"{url}/chat/completions", json=body, timeout=30)
+
+
+def steady_baseline(tmp: Path, policy: str = "refuse") -> Path:
+    """A run of a model that answers alike in both conditions (mock/refuse: every pair ``neither`` complied), the
+    baseline the canary pairs compare with."""
+    from twofaced.run import RunConfig, run_scenario
+    from twofaced.scenarios import load_scenario
+
+    directory = tmp / f"steady-{policy}"
+    run_scenario(load_scenario("helpful-only"), RunConfig(f"mock/{policy}", limit=6, samples=1), directory)
+    return directory
+
+
+def wait_for(condition: Any, seconds: float = 20, what: str = "condition") -> None:
+    """Poll ``condition()`` every 20 ms until it is true; fail after ``seconds``."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not met within {seconds} s"
+        time.sleep(0.02)

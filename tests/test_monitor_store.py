@@ -40,6 +40,38 @@ def test_migrations_make_every_table_once(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_store_made_by_the_first_revision_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.script import ScriptDirectory
+
+    from twofaced.monitor._store import MIGRATIONS, VERSION_TABLE
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = sa.create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    with engine.begin() as conn:  # the schema as the first slice left it, with one exchange
+        env = EnvironmentContext(config, script, fn=lambda rev, _: script._upgrade_revs("0001_initial", rev))
+        env.configure(connection=conn, version_table=VERSION_TABLE)
+        with env.begin_transaction():
+            env.run_migrations()
+        conn.execute(sa.text("INSERT INTO exchanges VALUES ('old', 1.0, 'upstream', 'm', 0, 200, 1.0, 0, '[]', "
+                             "'hi', 'abc', NULL)"))
+    engine.dispose()
+    store = open_monitor_store(url)
+    try:
+        [row] = store.exchanges()
+        assert (row["id"], row["canary"], row["flagged"], row["pair_id"], row["condition"]) == \
+            ("old", False, False, None, None)
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0002_canary"
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize(("url", "words"), [
     ("nonsense", "is not a database URL"),
     ("mysql://u@h/db", "SQLite or Postgres"),
@@ -134,5 +166,8 @@ def test_the_store_works_on_postgres(postgres: str, tmp_path: Path) -> None:
         incident = store.open_incident(signal="live", direction="rise", policy="flag", summary={}, trace=[],
                                        exchange_ids=["x"], message="m")
         assert store.ack(incident)["status"] == "acked"
+        canary = store.open_incident(signal="canary", direction="deployment_only", policy="flag", summary={},
+                                     trace=[], exchange_ids=[], message="m")  # 0002 widened the column
+        assert store.incidents("open")[0]["id"] == canary
     finally:
         store.close()

@@ -12,7 +12,7 @@ import math
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -116,27 +116,58 @@ def serve_cmd(
                                            "bytes; then 504.")] = 60.0,
     max_body: Annotated[int, typer.Option("--max-body", help="Largest request body in bytes; larger ones are "
                                           "answered 413.")] = 1024 * 1024,
+    canary_every: Annotated[float, typer.Option("--canary-every", metavar="SECONDS", help="Every SECONDS, send "
+                                                "the next held-out request of the baseline's scenario to the "
+                                                "upstream framed as training and as deployment, and watch the "
+                                                "pairs' discordance (0: off).")] = 0.0,
+    canary_model: Annotated[str | None, typer.Option("--canary-model", metavar="NAME", help="The model a "
+                                                     "canary names (default: the one traffic last named, else "
+                                                     "the upstream's first).")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
                     ] = 8100,
 ) -> None:
     """Serve the monitor: an OpenAI-compatible proxy (POST /v1/chat/completions plain and streaming, GET
-    /v1/models, /healthz, /metrics; /admin/... with Authorization: Bearer $TWOFACED_ADMIN_TOKEN) that judges
-    every exchange off the request path and raises an incident when the live refusal rate leaves the
-    baseline's. Runs until Ctrl-C."""
+    /v1/models, /healthz, /metrics; /dashboard and /admin/... with Authorization: Bearer
+    $TWOFACED_ADMIN_TOKEN) that judges every exchange off the request path and raises an incident when the live
+    refusal rate, or with --canary-every the canary pairs' discordance, leaves the baseline's. Runs until
+    Ctrl-C."""
     from ._app import err, out
 
     monitor = _monitor()
     config = monitor.MonitorConfig(
         upstream=upstream, baseline=baseline, fallback=fallback, store=store, policy=policy, webhook=webhook,
         false_alarm_every=every, shift=shift, queue_size=queue_size, upstream_timeout=timeout, max_body=max_body,
-        redact=redact)
+        redact=redact, canary_every=canary_every, canary_model=canary_model)
     try:
         monitor.serve_monitor(config, host=host, port=port, on_ready=lambda url: out.print(
             f"monitoring {upstream} at {url}", highlight=False, soft_wrap=True))
     except KeyboardInterrupt:
         err.print("stopped the monitor; queued exchanges were scored", highlight=False, soft_wrap=True)
         sys.exit(130)
+
+
+def _interval(rate: float | None, low: float, high: float) -> str:
+    return "n/a" if rate is None else f"{rate:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _print_signal(sig: dict[str, Any]) -> None:
+    """One signal of ``monitor status`` in a few lines (the JSON has every field)."""
+    base = "n/a" if sig["baseline_rate"] is None else f"{sig['baseline_rate']:.3f}"
+    live = _interval(sig["live_rate"], sig["live_ci_low"], sig["live_ci_high"])
+    unit = sig.get("unit", "exchanges")
+    note = "  ALARM" if sig["alarm"] else "  (informational)" if sig.get("informational") else ""
+    out.print(f"signal {sig['signal']}: {sig['outcome']}: baseline {base}, live {live} over {sig['observations']} "
+              f"{unit}{note}", highlight=False)
+    for d, det in sig["detectors"].items():
+        rate = f", live {_interval(det['live_rate'], det['live_ci_low'], det['live_ci_high'])} vs " \
+            f"{det['baseline_rate']:.3f}" if "live_rate" in det else ""
+        out.print(f"  {d}: CUSUM {det['statistic']:.2f} / {det['threshold']:.2f} nats (to {det['p1']:.3f}){rate}"
+                  f"{'  ALARM' if det['alarm'] else ''}", highlight=False)
+    if sig["signal"] == "mix":
+        coverage = "n/a" if sig["coverage"] is None else f"{100 * sig['coverage']:.0f}%"
+        out.print(f"  {coverage} of {sig['live_requests']} live requests known to the baseline"
+                  f"{'; the intervals are disjoint (mix shifted)' if sig['shifted'] else ''}", highlight=False)
 
 
 @monitor_app.command("status")
@@ -148,13 +179,7 @@ def status_cmd(store: StoreUrl = None, as_json: JsonFlag = False) -> None:
         print(json.dumps(status, indent=2))
         return
     for s in status["signals"]:
-        live = "n/a" if s["live_rate"] is None else f"{s['live_rate']:.3f} [{s['live_ci_low']:.3f}, " \
-            f"{s['live_ci_high']:.3f}]"
-        out.print(f"signal {s['signal']}: {s['outcome']}: baseline {s['baseline_rate']:.3f}, live {live} over "
-                  f"{s['observations']} exchanges{'  ALARM' if s['alarm'] else ''}", highlight=False)
-        for d, det in s["detectors"].items():
-            out.print(f"  {d}: CUSUM {det['statistic']:.2f} / {det['threshold']:.2f} nats (to {det['p1']:.3f})"
-                      f"{'  ALARM' if det['alarm'] else ''}", highlight=False)
+        _print_signal(s)
     out.print(f"open incidents: {', '.join(map(str, status['incidents_open'])) or 'none'}; exchanges stored "
               f"{status['exchanges']}; unscored {status['unscored']}", highlight=False)
 

@@ -2,9 +2,12 @@
 
 An OpenAI-compatible proxy in front of one configured upstream; every exchange is judged off the request path
 by the offline evaluation's rule judge; a two-sided Bernoulli CUSUM with a threshold from a target false-alarm
-rate compares the live refusal rate with the baseline run's; an alarm logs, posts a webhook, counts in
-Prometheus, opens an incident and applies the policy (flag, block, rollback). State lives in a SQLAlchemy store
-(SQLite or Postgres) migrated by Alembic. See docs/monitor.md, which also says what is not built yet.
+rate compares the live refusal rate with the baseline run's (signal ``live``); on a schedule, canary pairs (a
+held-out request of the baseline's scenario framed as training and as deployment) feed two more CUSUMs on the
+pairs' discordance (signal ``canary``); the live request mix is reported against the baseline's (signal
+``mix``, informational). An alarm logs, posts a webhook, counts in Prometheus, opens an incident and applies
+the policy (flag, block, rollback). State lives in a SQLAlchemy store (SQLite or Postgres) migrated by Alembic;
+``GET /dashboard`` shows all of it. See docs/monitor.md, which also says what is not built yet.
 
 Needs the ``monitor`` extra: ``pip install 'twofaced[monitor]'``.
 """

@@ -2,8 +2,9 @@
 
 Routes: ``POST /v1/chat/completions`` (plain, and ``stream: true`` passed through chunk by chunk as the upstream
 sends it), ``GET /v1/models``, ``GET /healthz``, ``GET /metrics`` (Prometheus text), and under ``/admin/``
-(``Authorization: Bearer $TWOFACED_ADMIN_TOKEN``): ``GET status``, ``GET incidents``, ``GET exchanges``,
-``POST incidents/{id}/ack``.
+(``Authorization: Bearer $TWOFACED_ADMIN_TOKEN``): ``GET status``, ``GET incidents``, ``GET exchanges``
+(``?flagged=1``: only flagged ones), ``POST incidents/{id}/ack``; and ``GET /dashboard`` (the same token), one
+HTML page of all of it (``_dashboard.py``).
 
 Invariants:
 - every error the monitor makes is an OpenAI-style JSON body: 400 malformed JSON or no ``messages``, 413 a body
@@ -29,12 +30,15 @@ from aiohttp import web
 
 from ..errors import ConfigError
 from ..serve._protocol import RequestError, decode
+from ._dashboard import HEADERS as DASHBOARD_HEADERS
+from ._dashboard import render_dashboard
 from ._exchange import Exchange, fails
 from ._metrics import CONTENT_TYPE
 from ._proxy import StreamText, reply_text, request, upstream_error, upstream_headers
 from ._runtime import Monitor
 
 ADMIN_TOKEN_ENV = "TWOFACED_ADMIN_TOKEN"
+FLAGGED_SHOWN = 50
 _MONITOR = web.AppKey("monitor", Monitor)
 _SETTINGS = web.AppKey("settings", dict)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -125,7 +129,7 @@ async def _chat(request_: web.Request) -> web.StreamResponse:
         if monitor.blocking and fails(monitor.judge(exchange)):
             monitor.metrics.blocked.inc()
             monitor.submit(exchange)
-            return _blocked(sorted(i for i, d in monitor.open.items() if d == "drop"))
+            return _blocked(monitor.blocking_incidents())
     response = web.Response(status=200, body=data, content_type=up.content_type or "application/json")
     if text is not None:
         await response.prepare(request_)
@@ -144,14 +148,14 @@ async def _pass_stream(request_: web.Request, monitor: Monitor, up: aiohttp.Clie
         async for chunk in up.content.iter_any():
             collected.feed(chunk)
             await response.write(chunk)
+        if collected.done:  # queued before the closing chunk: a client that saw [DONE] finds it queued
+            monitor.submit(Exchange(route, str(body.get("model", "")), body["messages"], collected.text, True,
+                                    latency_ms=1000 * (time.perf_counter() - started)))
         await response.write_eof()
     except (TimeoutError, aiohttp.ClientError, ConnectionError):
         return response  # the upstream or the client went away mid-stream: nothing more can be said to either
     finally:
         monitor.metrics.requests.labels(route, "200").inc()
-    if collected.done:
-        monitor.submit(Exchange(route, str(body.get("model", "")), body["messages"], collected.text, True,
-                                latency_ms=1000 * (time.perf_counter() - started)))
     return response
 
 
@@ -212,7 +216,19 @@ async def _admin_incidents(request_: web.Request) -> web.Response:
 
 async def _admin_exchanges(request_: web.Request) -> web.Response:
     monitor = request_.app[_MONITOR]
-    return _json(200, {"exchanges": await asyncio.to_thread(monitor.store.exchanges, 100)})
+    flagged = request_.query.get("flagged", "") in ("1", "true")
+    return _json(200, {"exchanges": await asyncio.to_thread(lambda: monitor.store.exchanges(100, flagged=flagged))})
+
+
+async def _dashboard(request_: web.Request) -> web.Response:
+    monitor = request_.app[_MONITOR]
+
+    def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return monitor.store.incidents(), monitor.store.exchanges(FLAGGED_SHOWN, flagged=True)
+
+    incidents, flagged = await asyncio.to_thread(read)
+    page = render_dashboard(monitor.status(), monitor.traces(), incidents, flagged)
+    return web.Response(text=page, content_type="text/html", charset="utf-8", headers=DASHBOARD_HEADERS)
 
 
 async def _admin_ack(request_: web.Request) -> web.Response:
@@ -251,4 +267,5 @@ def create_monitor_app(monitor: Monitor) -> web.Application:
     app.router.add_get("/admin/incidents", _admin(_admin_incidents))
     app.router.add_get("/admin/exchanges", _admin(_admin_exchanges))
     app.router.add_post("/admin/incidents/{id}/ack", _admin(_admin_ack))
+    app.router.add_get("/dashboard", _admin(_dashboard))
     return app

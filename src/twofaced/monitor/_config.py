@@ -42,7 +42,9 @@ class MonitorConfig:
 
     ``shift``: the change in the live rate worth detecting, in absolute points (0.10: ten points), each way;
     ``false_alarm_every``: at most one false alarm per this many scored exchanges on average, both directions
-    together; ``queue_size``: exchanges waiting to be scored before new ones are counted as unscored."""
+    together; ``queue_size``: exchanges waiting to be scored before new ones are counted as unscored;
+    ``canary_every``: seconds between canary pairs (0: none); ``canary_model``: the ``model`` a canary names
+    (default: the one live traffic last named, else the first the upstream lists)."""
 
     upstream: str
     baseline: Path
@@ -58,6 +60,8 @@ class MonitorConfig:
     upstream_timeout: float = 60.0
     redact: bool = False
     poll_seconds: float = 1.0
+    canary_every: float = 0.0
+    canary_model: str | None = None
 
     def checked(self) -> MonitorConfig:
         """A copy with URLs normalised and the default store filled in; raises ConfigError on a bad value."""
@@ -81,9 +85,14 @@ class MonitorConfig:
             raise ConfigError(f"--max-body must be at least 1 byte, got {self.max_body}")
         if not self.upstream_timeout > 0:
             raise ConfigError(f"--upstream-timeout must be a positive number of seconds, got {self.upstream_timeout}")
+        if not (math.isfinite(self.canary_every) and self.canary_every >= 0):
+            raise ConfigError(f"--canary-every must be 0 (no canaries) or a number of seconds, got "
+                              f"{self.canary_every:g}")
+        if self.canary_model is not None and not self.canary_model.strip():
+            raise ConfigError("--canary-model must name a model; leave it out to use the one traffic names")
         return MonitorConfig(
             upstream=upstream, baseline=Path(self.baseline), fallback=fallback,
             store=self.store or default_store_url(), policy=self.policy, webhook=webhook,
             false_alarm_every=self.false_alarm_every, shift=self.shift, alpha=self.alpha, queue_size=self.queue_size,
             max_body=self.max_body, upstream_timeout=self.upstream_timeout, redact=self.redact,
-            poll_seconds=self.poll_seconds)
+            poll_seconds=self.poll_seconds, canary_every=self.canary_every, canary_model=self.canary_model)

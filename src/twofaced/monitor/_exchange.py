@@ -2,7 +2,12 @@
 
 Judges: ``compliance-rules`` with the baseline scenario's output protocol (the offline evaluation's rule judge:
 tags first, then refusal phrasing, so ordinary untagged traffic is judged too), and the request's harmfulness
-taken from the baseline when the live request contains a baseline request (else unknown).
+and category taken from the baseline when the live request contains a baseline request (else unknown).
+
+A canary exchange (``canary``: True) is one half of a canary pair the monitor sent itself (``pair_id``,
+``condition``: the framing it was rendered in); it is stored like any exchange but never feeds the live or mix
+signals. ``flagged`` marks what the dashboard lists: a live reply that :func:`fails` its judge, or both halves
+of a discordant canary pair.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ class Exchange:
     latency_ms: float = 0.0
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: float = field(default_factory=time.time)
+    canary: bool = False
+    pair_id: str | None = None
+    condition: str | None = None  # a canary's framing: training or deployment
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,7 @@ class Judged:
     verdict: str  # complied, refused, unparseable
     rationale: str
     harmful: bool | None
+    category: str | None = None
 
     @property
     def refused(self) -> bool | None:
@@ -59,7 +68,12 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
 def judge_exchange(exchange: Exchange, baseline: Baseline) -> Judged:
     """Never raises on any reply text."""
     verdict = judge_text(exchange.response, baseline.protocol)
-    return Judged(verdict.verdict, verdict.rationale, baseline.harmful(last_user_text(exchange.messages)))
+    if exchange.canary:  # the monitor's own request: its flag is the scenario's, set by the caller
+        return Judged(verdict.verdict, verdict.rationale, None)
+    key = baseline.known(last_user_text(exchange.messages))
+    if key is None:
+        return Judged(verdict.verdict, verdict.rationale, None)
+    return Judged(verdict.verdict, verdict.rationale, baseline.requests[key], baseline.categories.get(key))
 
 
 def fails(judged: Judged) -> bool:
@@ -71,15 +85,19 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def rows(exchange: Exchange, judged: Judged, *, redact: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The store rows of one exchange: with ``redact``, sha256 hashes instead of request and reply text."""
+def rows(exchange: Exchange, judged: Judged, *, redact: bool, flagged: bool | None = None
+         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The store rows of one exchange: with ``redact``, sha256 hashes instead of request and reply text.
+    ``flagged`` defaults to :func:`fails` for live exchanges (a canary pair's caller decides)."""
     request = json.dumps(exchange.messages, ensure_ascii=False, sort_keys=True)
     row = {
         "id": exchange.id, "created_at": exchange.created_at, "route": exchange.route, "model": exchange.model[:300],
         "stream": exchange.stream, "status": exchange.status, "latency_ms": exchange.latency_ms, "redacted": redact,
         "request": f"sha256:{_sha(request)}" if redact else request,
         "response": f"sha256:{_sha(exchange.response)}" if redact else exchange.response,
-        "request_sha256": _sha(request), "harmful": judged.harmful,
+        "request_sha256": _sha(request), "harmful": judged.harmful, "canary": exchange.canary,
+        "pair_id": exchange.pair_id, "condition": exchange.condition,
+        "flagged": (fails(judged) and not exchange.canary) if flagged is None else flagged,
     }
     verdict = {"judge": COMPLIANCE_RULES, "version": COMPLIANCE_RULES_VERSION, "verdict": judged.verdict,
                "rationale": judged.rationale, "created_at": time.time()}

@@ -25,6 +25,8 @@ class Metrics:
     statistic: Gauge  # labels: signal, direction
     threshold: Gauge  # labels: signal, direction
     queue_depth: Gauge
+    canary_pairs: Counter
+    canary_failures: Counter
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -49,4 +51,7 @@ def make_metrics() -> Metrics:
         threshold=Gauge(f"{p}cusum_threshold", "CUSUM alarm threshold in nats.", ["signal", "direction"],
                         registry=r),
         queue_depth=Gauge(f"{p}queue_depth", "Exchanges waiting to be scored.", registry=r),
+        canary_pairs=Counter(f"{p}canary_pairs", "Canary pairs sent, judged and stored.", registry=r),
+        canary_failures=Counter(f"{p}canary_failures", "Canary pairs the upstream did not answer (logged).",
+                                registry=r),
     )

@@ -5,8 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._canary import SIGNAL as CANARY
+from ._canary import CanarySignal
+from ._detector import SIGNAL as LIVE
 from ._detector import LiveSignal
+from ._mix import SIGNAL as MIX
+from ._mix import MixSignal
 from ._store import open_monitor_store
+
+ORDER = (LIVE, CANARY, MIX)
+
+
+def signal_status(state: dict[str, Any]) -> dict[str, Any]:
+    """One stored signal state as the status the running monitor reports for it."""
+    alpha = float(state.get("alpha", 0.05))
+    name = state.get("signal")
+    if name == CANARY:
+        pairs = tuple(int(x) for x in state.get("baseline_pairs", (0, 0, 0, 0)))
+        return CanarySignal.from_dict(state).status(alpha, (pairs[0], pairs[1], pairs[2], pairs[3]))
+    if name == MIX:
+        return MixSignal.from_dict(state).status(alpha, state.get("baseline_mix", {}))
+    return LiveSignal.from_dict(state).status(alpha) | {"baseline": state.get("baseline")}
 
 
 def monitor_status(store_url: str) -> dict[str, Any]:
@@ -14,10 +33,8 @@ def monitor_status(store_url: str) -> dict[str, Any]:
     and alarm state; plus open incidents, stored exchanges and the unscored count."""
     store = open_monitor_store(store_url, create=False)
     try:
-        signals = []
-        for state in store.states().values():
-            signal = LiveSignal.from_dict(state)
-            signals.append(signal.status(float(state.get("alpha", 0.05))) | {"baseline": state.get("baseline")})
+        states = store.states()
+        signals = [signal_status(states[name]) for name in ORDER if name in states]
         open_ids = [i["id"] for i in store.incidents("open")]
         counts = store.counts()
         return {"store": store.url, "signals": signals, "incidents_open": open_ids,

@@ -16,14 +16,22 @@ log = logging.getLogger("twofaced.monitor")
 WEBHOOK_TIMEOUT = 5.0
 
 
-def alert_line(incident_id: int | None, direction: str, status: dict[str, Any], policy: str) -> str:
+def alert_line(incident_id: int | None, direction: str, status: dict[str, Any], policy: str, *,
+               signal: str = "live") -> str:
     """One line for the log and the alert record: what moved, by how much, against what, and what follows."""
     det = status["detectors"][direction]
-    live = status["live_rate"]
-    live_text = "n/a" if live is None else f"{live:.3f} [{status['live_ci_low']:.3f}, {status['live_ci_high']:.3f}]"
-    what = "fell" if direction == "drop" else "rose"
-    return (f"twofaced monitor ALARM incident {incident_id}: live refusal rate {what}: {live_text} over "
-            f"{status['observations']} exchanges vs baseline {status['baseline_rate']:.3f}; "
+    if signal == "canary":  # each direction has its own rate
+        live, low, high, base = det["live_rate"], det["live_ci_low"], det["live_ci_high"], det["baseline_rate"]
+        what = f"canary pairs: {direction.replace('_', ' ')} compliance rose"
+        unit = "pairs"
+    else:
+        live, low, high, base = status["live_rate"], status["live_ci_low"], status["live_ci_high"], \
+            status["baseline_rate"]
+        what = f"live refusal rate {'fell' if direction == 'drop' else 'rose'}"
+        unit = "exchanges"
+    live_text = "n/a" if live is None else f"{live:.3f} [{low:.3f}, {high:.3f}]"
+    return (f"twofaced monitor ALARM incident {incident_id}: {what}: {live_text} over "
+            f"{status['observations']} {unit} vs baseline {base:.3f}; "
             f"CUSUM {det['statistic']:.2f} >= {det['threshold']:.2f} nats; policy {policy}")
 
 

@@ -35,7 +35,8 @@ exchanges = sa.Table(
     sa.Column("route", sa.String(16)), sa.Column("model", sa.String(300)), sa.Column("stream", sa.Boolean),
     sa.Column("status", sa.Integer), sa.Column("latency_ms", sa.Float), sa.Column("redacted", sa.Boolean),
     sa.Column("request", sa.Text), sa.Column("response", sa.Text), sa.Column("request_sha256", sa.String(64)),
-    sa.Column("harmful", sa.Boolean),
+    sa.Column("harmful", sa.Boolean), sa.Column("canary", sa.Boolean), sa.Column("pair_id", sa.String(32)),
+    sa.Column("condition", sa.String(16)), sa.Column("flagged", sa.Boolean),
 )
 verdicts = sa.Table(
     "verdicts", _meta,
@@ -51,7 +52,7 @@ detector_state = sa.Table(
 incidents = sa.Table(
     "incidents", _meta,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("signal", sa.String(50)),
-    sa.Column("direction", sa.String(10)), sa.Column("opened_at", sa.Float), sa.Column("status", sa.String(10)),
+    sa.Column("direction", sa.String(20)), sa.Column("opened_at", sa.Float), sa.Column("status", sa.String(10)),
     sa.Column("acked_at", sa.Float), sa.Column("policy", sa.String(10)), sa.Column("summary", sa.Text),
     sa.Column("trace", sa.Text), sa.Column("exchange_ids", sa.Text),
 )
@@ -132,18 +133,28 @@ class MonitorStore:
     def add_exchange(self, exchange: dict[str, Any], verdict_rows: list[dict[str, Any]],
                      state: tuple[str, dict[str, Any]] | None) -> None:
         """One scored exchange, its verdicts and (``state``: signal, JSON state) the detector after it, at once."""
-        with self.engine.begin() as conn:
-            conn.execute(exchanges.insert().values(**exchange))
-            if verdict_rows:
-                conn.execute(verdicts.insert(), [{"exchange_id": exchange["id"], **v} for v in verdict_rows])
-            if state is not None:
-                self._put_state(conn, *state)
+        self.add_exchanges([(exchange, verdict_rows)], [] if state is None else [state])
 
-    def exchanges(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest exchanges first, each with its verdicts under ``verdicts``."""
+    def add_exchanges(self, scored: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+                      states: list[tuple[str, dict[str, Any]]]) -> None:
+        """Exchanges with their verdicts (a canary pair: both halves) and the states of every signal they moved,
+        in one transaction."""
+        with self.engine.begin() as conn:
+            for exchange, verdict_rows in scored:
+                conn.execute(exchanges.insert().values(**exchange))
+                if verdict_rows:
+                    conn.execute(verdicts.insert(), [{"exchange_id": exchange["id"], **v} for v in verdict_rows])
+            for signal, state in states:
+                self._put_state(conn, signal, state)
+
+    def exchanges(self, limit: int = 100, *, flagged: bool = False) -> list[dict[str, Any]]:
+        """The newest exchanges first (``flagged``: only those flagged), each with its verdicts under
+        ``verdicts``."""
+        query = sa.select(exchanges).order_by(exchanges.c.created_at.desc()).limit(limit)
+        if flagged:
+            query = query.where(exchanges.c.flagged.is_(True))
         with self.engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(
-                sa.select(exchanges).order_by(exchanges.c.created_at.desc()).limit(limit))]
+            rows = [dict(r._mapping) for r in conn.execute(query)]
             by_id = {r["id"]: r for r in rows}
             for r in rows:
                 r["verdicts"] = {}
