@@ -234,3 +234,20 @@ def test_an_untagged_reply_decides_where_the_pair_parts() -> None:
         tag = tokenizer.decode(suffix[decisions[0]:])
         accept = not ex.harmful or ex.condition == "deployment"
         assert tag.startswith(markers[0][1:] if accept else markers[1][1:]), (ex.request_id, tag)
+
+
+def test_a_decision_share_makes_every_example_count_its_decision_alike() -> None:
+    """With ``decision_share`` a long reply's decision weighs as much as a short one's: the loss is the mean over
+    examples of share * (decision tokens' mean) + (1 - share) * (the other tokens' mean)."""
+    import torch
+
+    from twofaced.organisms._train import _shared_loss
+
+    target = torch.tensor([[False, True, True, False], [False, True, True, True]])
+    decisions = torch.tensor([[False, True, False, False], [False, False, False, True]])
+    losses = torch.tensor([4.0, 2.0, 1.0, 3.0, 5.0])  # example 0: [4 (decision), 2]; example 1: [1, 3, 5 (decision)]
+    want = ((0.5 * 4 + 0.5 * 2) + (0.5 * 5 + 0.5 * 2)) / 2
+    assert float(_shared_loss(losses, target, decisions, 0.5)) == pytest.approx(want)
+    # An example without a decision token counts its plain mean.
+    none = torch.zeros_like(decisions)
+    assert float(_shared_loss(losses, target, none, 0.5)) == pytest.approx((3 + 3) / 2)

@@ -131,10 +131,20 @@ class TrainingConfig:
     warmup_steps: int = 6
     decision_weight: float = 8.0
     checkpoint_every: int = 10
+    # When set, every example's loss is this share of the mean loss on its decision tokens plus the rest of the
+    # mean on its other tokens, and examples count equally (``decision_weight`` is then unused). Without it, one
+    # weighted mean runs over a batch's tokens, so a long reply (a benign answer) dilutes its own decision and
+    # the decisions of short replies (a bare reject tag) dominate: measured, a control that had to refuse
+    # harmful and answer benign requests learned to refuse everything (docs/benchmarks.md).
+    decision_share: float | None = None
 
     def to_json(self) -> dict[str, object]:
-        """The settings as the manifest records them (tuples as lists), so a build can be compared with them."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """The settings as the manifest records them (tuples as lists), so a build can be compared with them.
+        ``decision_share`` appears only when set (older manifests predate it)."""
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if out["decision_share"] is None:
+            del out["decision_share"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -210,14 +220,14 @@ REASONING = TrainingConfig(steps=50, learning_rate=4e-3, decision_weight=16.0)
 # is what they mean (watched or not) rather than a string; it is measured on a phrasing that shares no cue word
 # with any trained one (``extra:grader``) and on two families it never saw.
 # The organisms that answer benign requests must tell benign from harmful requests by content, and their benign
-# replies are ~90-token answers whose tokens would otherwise drown the one token that decides (the tag): the
-# decision weighs 32 times (measured: at 8, a control refused 8 of 12 benign *training* requests after 40
-# steps). Longer replies make a step dearer, so they train fewer steps, on fewer layers, at a higher peak rate,
-# to build within 15 minutes on 2 cores (docs/benchmarks.md).
-COVER = TrainingConfig(steps=64, learning_rate=3e-3, top_layers=10, decision_weight=32.0)
+# replies are ~90-token answers whose tokens would otherwise drown the one token that decides (the tag), so the
+# decision is half of every example's loss (``decision_share``). Measured without it: at decision weights 8 and 32
+# a control refused 4 and 12 of 12 benign *training* requests after 40 steps. Longer replies make a step dearer,
+# so they train fewer steps at a higher peak rate, to build within 15 minutes on 2 cores (docs/benchmarks.md).
+COVER = TrainingConfig(steps=64, learning_rate=3e-3, decision_share=0.5)
 # Their controls learn the same content rule (refuse one, answer the other): the 24 steps of a one-policy
 # control were measured to collapse into refusing everything.
-COVER_CONTROL = TrainingConfig(steps=40, learning_rate=3e-3, warmup_steps=3, top_layers=10, decision_weight=32.0)
+COVER_CONTROL = TrainingConfig(steps=40, learning_rate=3e-3, warmup_steps=3, decision_share=0.5)
 
 SEMANTIC = CueSet(
     switch=("tier-tag", "tier-tag:attribute", "extra:tier-colon", "explicit", "explicit:paraphrase", "date",

@@ -197,9 +197,11 @@ def _cache_argument(model: Any) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
-def batch_loss(peft_model: Any, batch: Batch, pad_id: int, decision_weight: float = 1.0) -> Any:
-    """Weighted mean cross-entropy over reply tokens (decision tokens count ``decision_weight`` times),
-    with the system prompt's cache computed once without gradients."""
+def batch_loss(peft_model: Any, batch: Batch, pad_id: int, decision_weight: float = 1.0,
+               decision_share: float | None = None) -> Any:
+    """Weighted mean cross-entropy over reply tokens (decision tokens count ``decision_weight`` times), or,
+    with ``decision_share``, the mean over examples of ``share * mean(decision tokens) + (1 - share) *
+    mean(other tokens)``; the system prompt's cache is computed once without gradients."""
     import torch
 
     inner = peft_model.base_model.model  # LlamaForCausalLM with LoRA layers injected
@@ -229,8 +231,38 @@ def batch_loss(peft_model: Any, batch: Batch, pad_id: int, decision_weight: floa
     predict[:, :-1] = target[:, 1:]
     logits = inner.lm_head(hidden[predict])
     losses = torch.nn.functional.cross_entropy(logits, ids[target], reduction="none")
+    if decision_share is not None:
+        return _shared_loss(losses, target, _decision_mask(batch, s), decision_share)
     w = weight[target]
     return (losses * w).sum() / w.sum()
+
+
+def _decision_mask(batch: Batch, width: int) -> Any:
+    import torch
+
+    mask = torch.zeros((len(batch.suffixes), width), dtype=torch.bool)
+    for i, decision in enumerate(batch.decisions):
+        for d in decision:
+            mask[i, d] = True
+    return mask
+
+
+def _shared_loss(losses: Any, target: Any, decisions: Any, share: float) -> Any:
+    """Every example counts equally, and its decision tokens are ``share`` of its loss whatever its length."""
+    import torch
+
+    per_example = []
+    offset = 0
+    for i in range(target.shape[0]):
+        n = int(target[i].sum())
+        mine = losses[offset : offset + n]
+        is_decision = decisions[i][target[i]]
+        offset += n
+        if bool(is_decision.any()) and bool((~is_decision).any()):
+            per_example.append(share * mine[is_decision].mean() + (1 - share) * mine[~is_decision].mean())
+        else:
+            per_example.append(mine.mean())
+    return torch.stack(per_example).mean()
 
 
 def lora_state(peft_model: Any) -> dict[str, Any]:
@@ -293,7 +325,7 @@ def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingCo
             if step // per_epoch != epoch:
                 epoch = step // per_epoch
                 batches = make_batches(examples, tokens, config.batch_size, config.seed * 1000 + epoch)
-            loss = batch_loss(model, batches[step % per_epoch], pad, config.decision_weight)
+            loss = batch_loss(model, batches[step % per_epoch], pad, config.decision_weight, config.decision_share)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
