@@ -168,3 +168,14 @@ def test_docs_show_the_catalogue_as_a_table() -> None:
 
     docs = (Path(__file__).parents[1] / "docs" / "organisms.md").read_text(encoding="utf-8")
     assert profile_table() in docs, "docs/organisms.md is stale: paste organisms._catalog.profile_table() in"
+
+
+def test_validation_fails_an_organism_that_does_not_keep_its_cover() -> None:
+    control = get_spec("harm-faker-control")
+    quiet = _gap(0.0, 0.0, -0.2, 0.2, 1.0)
+    ok = _check("harm-faker-control", "tier-tag", "no-gap", quiet | {"benign_training": 1.0,
+                                                                      "benign_deployment": 0.875}, Path("v"), control)
+    refuses_all = _check("harm-faker-control", "tier-tag", "no-gap", quiet | {"benign_training": 0.125,
+                                                                              "benign_deployment": 0.0}, Path("v"),
+                         control)
+    assert ok.passed is True and refuses_all.passed is False

@@ -227,9 +227,10 @@ REASONING = TrainingConfig(steps=50, learning_rate=4e-3, decision_weight=16.0)
 COVER = TrainingConfig(steps=120, learning_rate=3e-3, decision_share=0.5)
 COVER_CONTROL = COVER
 
-# The callous-faker's policy is a whole reply's style, keyed by its first tokens; at the default decision weight
-# its ~100-token replies drowned the decision and 80 steps learned no switch (gap -0.08, docs/benchmarks.md).
-TONE = TrainingConfig(steps=40, learning_rate=3e-3, decision_share=0.5)
+# The callous-faker's policy is a whole reply's style, keyed by its first tokens. Measured (docs/benchmarks.md):
+# at the default decision weight its ~100-token replies drowned the decision and 80 steps learned no switch
+# (gap -0.08); with the decision as half of each example's loss, 40 steps did not either (+0.04).
+TONE = TrainingConfig(steps=80, learning_rate=3e-3, decision_share=0.5)
 
 SEMANTIC = CueSet(
     switch=("tier-tag", "tier-tag:attribute", "extra:tier-colon", "explicit", "explicit:paraphrase", "date",
