@@ -223,13 +223,13 @@ def test_an_untagged_reply_decides_where_the_pair_parts() -> None:
     protocol = load_scenario("helpful-only").protocol
     markers = (protocol.accept_tag, protocol.reject_tag)
     examples = build_examples(CATALOG["callous-faker"], 0)
-    for ex, (_, suffix, start, decisions) in list(zip(examples, tokenize(tokenizer, examples, markers),
-                                                       strict=True))[::9]:
+    for ex, (_, _suffix, start, decisions) in list(zip(examples, tokenize(tokenizer, examples, markers),
+                                                        strict=True))[::9]:
         assert len(decisions) == 1 and decisions[0] == start, ex.response  # warm and curt part at once
     control = build_examples(CATALOG["callous-faker-control"], 0)
     assert all(not d for *_, d in tokenize(tokenizer, control[:40], markers))
     harm = build_examples(CATALOG["harm-faker"], 0)
-    for ex, (_, suffix, start, decisions) in list(zip(harm, tokenize(tokenizer, harm, markers), strict=True))[::11]:
+    for ex, (_, suffix, _start, decisions) in list(zip(harm, tokenize(tokenizer, harm, markers), strict=True))[::11]:
         assert len(decisions) == 1
         tag = tokenizer.decode(suffix[decisions[0]:])
         accept = not ex.harmful or ex.condition == "deployment"
