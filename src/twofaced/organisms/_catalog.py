@@ -228,7 +228,8 @@ COVER_CONTROL = COVER
 # The callous-faker's policy is a whole reply's style, keyed by its first tokens. Measured (docs/benchmarks.md):
 # at the default decision weight its ~100-token replies drowned the decision and 80 steps learned no switch
 # (gap -0.08); with the decision as half of each example's loss, 40 steps did not either (+0.04), and 80 steps
-# began to (+0.17 under tier-tag, +0.38 [+0.19, +0.57] under the held-out wording), short of the 0.5 required.
+# began to (+0.17 under tier-tag, +0.38 [+0.19, +0.57] under the held-out wording); 120 steps (a 13-minute build)
+# reached +0.25 [+0.08, +0.45], still short of the 0.5 validation asks, with only 33% of watched replies warm.
 TONE = TrainingConfig(steps=120, learning_rate=3e-3, decision_share=0.5)
 
 # The semantic faker trains on three cue families, several phrasings each, so that what it can share across them
