@@ -15,7 +15,7 @@ from twofaced.errors import ConfigError, RunDirError
 from twofaced.report import _render as render
 from twofaced.report import build_report_data, write_report
 from twofaced.report._format import ci, pct, pp, pval
-from twofaced.report._notes import af_offline_metrics, af_offline_note
+from twofaced.report._notes import TONE_OFFLINE_METADATA, af_offline_metrics, af_offline_note, tone_offline_note
 from twofaced.run import load_records, open_store
 from twofaced.run._runner import prepare
 
@@ -181,6 +181,46 @@ def test_af_offline_verdicts_get_a_note(tmp_path: Path) -> None:
     assert data["summary"]["af_judge"] == "af-offline"
     note = next(n["note"] for n in data["judge_notes"] if n["judge"] == "af-offline")
     assert note.startswith("af-offline: held-out AUROC") and "docs/judges.md" in note
+
+
+def test_tone_offline_note_reads_its_heldout_figures_and_length_baseline(tmp_path: Path) -> None:
+    meta = tmp_path / "tone.json"
+    heldout = {"auroc": 0.97, "auroc_ci_low": 0.94, "auroc_ci_high": 1.0, "accuracy": 0.9, "accuracy_ci_low": 0.82,
+               "accuracy_ci_high": 0.95, "n": 90, "baseline_majority_accuracy": 0.5, "baseline_length_auroc": 0.53,
+               "baseline_length_ci_low": 0.41, "baseline_length_ci_high": 0.66, "source": "replies written apart"}
+    metrics = {"heldout": heldout, "cv": {"n": 220, "auroc": 0.96, "accuracy": 0.9}}
+    meta.write_text(json.dumps({"format": "twofaced-tone-offline/1", "metadata": {"metrics": metrics}}))
+    note = tone_offline_note(meta)
+    assert note.startswith("tone-offline: held-out AUROC 0.970 [0.94, 1.00] / accuracy 0.900 [0.82, 0.95] on 90 "
+                           "replies kept out of its training (replies written apart); naive baseline on the same "
+                           "items: reply length AUROC 0.530 [0.41, 0.66], majority class accuracy 0.500.")
+    assert "In-sample, cross-validated on its 220 labelled replies" in note
+    assert note.endswith("Check it on your own labelled replies with 'twofaced judge calibrate' before relying on a "
+                         "rate; see docs/judges.md.")
+    del heldout["baseline_length_auroc"]
+    meta.write_text(json.dumps({"metadata": {"metrics": {"heldout": heldout}}}))
+    assert "majority class accuracy 0.500 (no length baseline recorded)." in tone_offline_note(meta)
+    assert "unavailable" in tone_offline_note(tmp_path / "missing.json")
+
+
+def test_the_shipped_tone_offline_note_quotes_the_model_files_heldout_figures() -> None:
+    held = json.loads(TONE_OFFLINE_METADATA.read_text(encoding="utf-8"))["metadata"]["metrics"]["heldout"]
+    note = tone_offline_note()
+    assert note.startswith(f"tone-offline: held-out AUROC {held['auroc']:.3f} [{held['auroc_ci_low']:.2f}, "
+                           f"{held['auroc_ci_high']:.2f}] / accuracy {held['accuracy']:.3f}")
+    assert f"on {held['n']} replies" in note and f"reply length AUROC {held['baseline_length_auroc']:.3f}" in note
+
+
+def test_tone_offline_verdicts_get_a_note(tmp_path: Path) -> None:
+    directory = make_run(tmp_path / "run", af=False)
+    store = open_store(directory, create=False)
+    try:
+        store.add_verdicts([(r.item_id, "tone-offline", "1", "", "complied", 0.9, "P(warm) 0.90")
+                            for r in load_records(store)])
+    finally:
+        store.close()
+    notes = {n["judge"]: n["note"] for n in build_report_data(directory)["judge_notes"]}
+    assert notes["tone-offline"].startswith("tone-offline: held-out AUROC") and "reply length" in notes["tone-offline"]
 
 
 # -- the formats ---------------------------------------------------------------------------------------------

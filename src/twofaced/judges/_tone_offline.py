@@ -24,27 +24,23 @@ in customer-support chat. Its honest figure is on 90 replies written apart from 
 baselines (the majority class, and reply length alone); docs/judges.md quotes them. Check it on your own
 labelled replies with ``twofaced judge calibrate`` before relying on a rate.
 
-The model file is plain JSON (scaler mean and scale, coefficients, intercept, metadata); nothing is pickled, so
-loading a model file cannot run code, and predicting needs numpy and the embedder but no scikit-learn. This
-module is the inference half only; training is a tool outside the package:
+The model file is plain JSON (scaler mean and scale, coefficients, intercept, metadata), read and applied by
+``_linear_json.py``, which the alignment-faking judge shares; nothing is pickled, and predicting needs no
+scikit-learn. This module is the inference half only; training is a tool outside the package:
 
     python tools/data/train_tone_offline.py    # retrain from data/tone_labelled.jsonl, print metrics, save the JSON
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .._util import atomic_write_text, iter_jsonl
-from ..errors import ConfigError
+from ._linear_json import LinearJsonClassifier, file_sha256, read_rows
 
 NAME = "tone-offline"
 VERSION = "1"
@@ -100,79 +96,30 @@ def featurize(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
     return np.hstack([whole, first, last, mean])
 
 
-@dataclass
-class OfflineToneClassifier:
-    """Standardise, then logistic regression, on MiniLM features; ``predict_proba`` gives P(warm), no scikit-learn.
+class OfflineToneClassifier(LinearJsonClassifier):
+    """P(warm) from :func:`featurize`: the shared JSON-stored logistic regression (``_linear_json``).
 
     Built by :meth:`load` from the JSON file (or by ``tools/data/train_tone_offline.py``, which fits the fields).
     """
 
-    mean: np.ndarray | None = None
-    scale: np.ndarray | None = None
-    coef: np.ndarray | None = None
-    intercept: float = 0.0
-    c: float | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    judge, version, file_format, described = NAME, VERSION, FORMAT, "tone"
+    threshold, model_path = THRESHOLD, MODEL_PATH
+    header: ClassVar[dict[str, Any]] = {"features": FEATURES, "positive_class": "warm (verdict complied)"}
 
-    def predict_proba_features(self, x: np.ndarray) -> np.ndarray:
-        """Probability of a warm reply for each row of features made by :func:`featurize`."""
-        if self.mean is None or self.scale is None or self.coef is None:
-            raise ConfigError("the offline tone classifier is not fitted")
-        z = ((np.asarray(x, dtype=np.float64) - self.mean) / self.scale) @ self.coef + self.intercept
-        return np.asarray(1.0 / (1.0 + np.exp(-z)))
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probability of a warm reply for each text."""
-        if not texts:
-            return np.zeros(0)
-        return self.predict_proba_features(featurize(texts))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON layout of the model file (``FORMAT``); ``metadata`` is whatever the trainer recorded."""
-        if self.mean is None or self.scale is None or self.coef is None:
-            raise ConfigError("the offline tone classifier is not fitted")
-        return {
-            "format": FORMAT,
-            "judge": NAME,
-            "version": VERSION,
-            "features": FEATURES,
-            "positive_class": "warm (verdict complied)",
-            "threshold": THRESHOLD,
-            "C": self.c,
-            "intercept": self.intercept,
-            "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(),
-            "coef": self.coef.tolist(),
-            "metadata": self.metadata,
-        }
-
-    def save(self, path: str | Path) -> None:
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> OfflineToneClassifier:
-        try:
-            d = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read offline tone model {path}: {exc}") from exc
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ConfigError(f"{path} is not a {NAME} model file (format {FORMAT})")
-        mean, scale, coef = (np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "coef"))
-        if not mean.shape == scale.shape == coef.shape:
-            raise ConfigError(f"{path}: mean, scale and coef differ in length")
-        return cls(mean, scale, coef, intercept=float(d["intercept"]), c=d.get("C"), metadata=d.get("metadata", {}))
+    def featurize(self, texts: Sequence[str]) -> np.ndarray:
+        return featurize(texts)
 
 
 def load_default() -> OfflineToneClassifier:
     """The model shipped with the package (``data/tone_offline_model.json``)."""
-    return OfflineToneClassifier.load(MODEL_PATH)
+    return OfflineToneClassifier.load_default()
 
 
 def data_sha256(path: str | Path = DATA_PATH) -> str:
     """SHA-256 of a labelled file; the model file records the ones it was trained and tested on."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def load_rows(path: str | Path = DATA_PATH) -> list[dict[str, Any]]:
     """The labelled rows (``id``, ``context``, ``message``, ``reply``, ``label``) of ``path``, in order."""
-    return [row for _, row in iter_jsonl(Path(path).read_text(encoding="utf-8"), str(path))]
+    return read_rows(path)

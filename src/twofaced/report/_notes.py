@@ -1,13 +1,16 @@
 """One note per judge a run used: what it is and how far its verdicts can be trusted.
 
-For ``af-offline`` the note leads with the held-out figure (text written apart from the classifier's training
-data) and puts a naive baseline on the same items beside it; the cross-validated figure on its own training set
-comes second, named as in-sample. Everything is read from the classifier's JSON metadata
-(``judges/data/af_offline_model.json``) directly, never by importing the classifier (that would import its
-heavy dependencies just to print a number). Keys read, under ``metadata.metrics``:
+For the offline classifiers (``af-offline``, ``tone-offline``) the note leads with the held-out figure (text
+written apart from the classifier's training data) and puts a naive baseline on the same items beside it (for
+af-offline the count of the setting's keywords, for tone-offline the reply's length); the cross-validated figure
+on its own training set comes second, named as in-sample. Everything is read from the classifier's JSON metadata
+(``judges/data/af_offline_model.json``, ``judges/data/tone_offline_model.json``) directly, never by importing the
+classifier (that would import its heavy dependencies just to print a number). Keys read, under
+``metadata.metrics``:
 
-- ``heldout``: ``auroc``, ``auroc_ci_low``, ``auroc_ci_high``, ``accuracy``, ``n``, ``baseline_keyword_auroc``
-  (with ``baseline_keyword_ci_low`` / ``_high``), ``baseline_majority_accuracy``, ``source`` (any may be missing);
+- ``heldout``: ``auroc``, ``auroc_ci_low``, ``auroc_ci_high``, ``accuracy`` (with ``accuracy_ci_low`` /
+  ``_high``), ``n``, ``baseline_majority_accuracy``, ``source``, and the judge's naive baseline
+  ``baseline_keyword_auroc`` or ``baseline_length_auroc`` (with ``_ci_low`` / ``_ci_high``); any may be missing;
 - else ``generated_to_handwritten`` (trained on the generated rows, tested on the hand-written ones): ``auroc``,
   ``accuracy``, ``n``, ``train_n`` and ``confusion``, from which the majority-class baseline and an AUROC
   interval (Newcombe's score method, which needs only the AUROC and the class sizes) are derived;
@@ -18,12 +21,31 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..stats import newcombe_score_interval
 
-AF_OFFLINE_METADATA = Path(__file__).resolve().parent.parent / "judges" / "data" / "af_offline_model.json"
+_JUDGES_DATA = Path(__file__).resolve().parent.parent / "judges" / "data"
+AF_OFFLINE_METADATA = _JUDGES_DATA / "af_offline_model.json"
+TONE_OFFLINE_METADATA = _JUDGES_DATA / "tone_offline_model.json"
+
+
+@dataclass(frozen=True, slots=True)
+class _Offline:
+    """What a note says of one offline classifier: where its metadata is, what it reads, its naive baseline."""
+
+    path: Path
+    items: str  # what it judged, plural: "scratchpads"
+    baseline: str  # the stem of its naive baseline's keys: heldout.baseline_{baseline}_auroc
+    baseline_label: str  # how the note names that baseline: "keyword count"
+
+
+_OFFLINE = {
+    "af-offline": _Offline(AF_OFFLINE_METADATA, "scratchpads", "keyword", "keyword count"),
+    "tone-offline": _Offline(TONE_OFFLINE_METADATA, "replies", "length", "reply length"),
+}
 
 _STATIC = {
     "compliance-rules": "compliance-rules: deterministic rules (accept / reject tags, then refusal phrasing near the "
@@ -78,10 +100,10 @@ def _heldout(metrics: dict[str, Any]) -> dict[str, Any] | None:
     generated-to-handwritten split; None when the file has neither."""
     held = metrics.get("heldout")
     if isinstance(held, dict) and (_metric(held, "auroc") is not None or _metric(held, "accuracy") is not None):
-        out: dict[str, Any] = {k: _metric(held, k) for k in ("auroc", "auroc_ci_low", "auroc_ci_high", "accuracy",
-                                                              "baseline_keyword_auroc", "baseline_keyword_ci_low",
-                                                              "baseline_keyword_ci_high",
-                                                              "baseline_majority_accuracy")}
+        naive = [k for k in held if re.fullmatch(r"baseline_\w+_(auroc|ci_low|ci_high)", k)]  # keyword, length
+        keys = ["auroc", "auroc_ci_low", "auroc_ci_high", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
+                "baseline_majority_accuracy", *naive]
+        out: dict[str, Any] = {k: _metric(held, k) for k in keys}
         out["n"] = _count(held, "n")
         out["source"] = held.get("source") if isinstance(held.get("source"), str) else None
         return out
@@ -106,10 +128,11 @@ def _heldout(metrics: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def af_offline_metrics(path: Path = AF_OFFLINE_METADATA) -> dict[str, Any] | None:
-    """The cross-validated AUROC and accuracy stored with the offline AF classifier, or None if unknown.
+    """The cross-validated AUROC and accuracy stored with an offline classifier (af-offline's by default), or None
+    if unknown.
 
-    Reads ``metadata.metrics.cv`` (the layout ``_af_offline.py`` writes); for another layout, the AUROC and
-    accuracy leaves nearest the top, cross-validated ones first. ``heldout`` holds the held-out figures
+    Reads ``metadata.metrics.cv`` (the layout the trainers in ``tools/data/`` write); for another layout, the AUROC
+    and accuracy leaves nearest the top, cross-validated ones first. ``heldout`` holds the held-out figures
     (see the module docstring for the keys) when the file has them.
     """
     try:
@@ -140,40 +163,54 @@ def _fmt(x: float | None) -> str:
     return "unknown" if x is None else f"{x:.3f}"
 
 
-def _heldout_text(h: dict[str, Any]) -> str:
-    ci = (f" [{h['auroc_ci_low']:.2f}, {h['auroc_ci_high']:.2f}]"
-          if h.get("auroc_ci_low") is not None and h.get("auroc_ci_high") is not None else "")
-    on = f"{h['n']} scratchpads" if h.get("n") else "scratchpads"
+def _interval(low: Any, high: Any) -> str:
+    return f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
+
+
+def _heldout_text(h: dict[str, Any], judge: _Offline) -> str:
+    on = f"{h['n']} {judge.items}" if h.get("n") else judge.items
     source = f" ({h['source']})" if h.get("source") else ""
-    text = (f"held-out AUROC {_fmt(h.get('auroc'))}{ci} / accuracy {_fmt(h.get('accuracy'))} on {on} kept out of "
-            f"its training{source}")
-    keyword, majority = h.get("baseline_keyword_auroc"), h.get("baseline_majority_accuracy")
-    kw_low, kw_high = h.get("baseline_keyword_ci_low"), h.get("baseline_keyword_ci_high")
-    kw_ci = f" [{kw_low:.2f}, {kw_high:.2f}]" if kw_low is not None and kw_high is not None else ""
-    shown = ([f"keyword count AUROC {keyword:.3f}{kw_ci}"] if keyword is not None else []) + (
+    text = (f"held-out AUROC {_fmt(h.get('auroc'))}{_interval(h.get('auroc_ci_low'), h.get('auroc_ci_high'))} / "
+            f"accuracy {_fmt(h.get('accuracy'))}{_interval(h.get('accuracy_ci_low'), h.get('accuracy_ci_high'))} "
+            f"on {on} kept out of its training{source}")
+    stem = f"baseline_{judge.baseline}"
+    naive, majority = h.get(f"{stem}_auroc"), h.get("baseline_majority_accuracy")
+    naive_ci = _interval(h.get(f"{stem}_ci_low"), h.get(f"{stem}_ci_high"))
+    shown = ([f"{judge.baseline_label} AUROC {naive:.3f}{naive_ci}"] if naive is not None else []) + (
         [f"majority class accuracy {majority:.3f}"] if majority is not None else [])
     if shown:
         text += "; naive baseline on the same items: " + ", ".join(shown)
-        if keyword is None:
-            text += " (no keyword baseline recorded)"
+        if naive is None:
+            text += f" (no {judge.baseline} baseline recorded)"
     else:
         text += "; no naive baseline recorded"
     return text + "."
 
 
-def af_offline_note(path: Path = AF_OFFLINE_METADATA) -> str:
-    m = af_offline_metrics(path)
+def offline_note(name: str, path: Path | None = None) -> str:
+    """The note of the offline classifier ``name`` (``af-offline``, ``tone-offline``), from its metadata at ``path``
+    (default: the shipped model file)."""
+    judge = _OFFLINE[name]
+    m = af_offline_metrics(judge.path if path is None else path)
     if m is None:
-        return ("af-offline: measured accuracy unavailable (the classifier's metadata was not found or holds no "
+        return (f"{name}: measured accuracy unavailable (the classifier's metadata was not found or holds no "
                 "metrics); see docs/judges.md")
     held = m.get("heldout")
-    text = "af-offline: " + (_heldout_text(held) if held else "no held-out accuracy recorded.")
+    text = f"{name}: " + (_heldout_text(held, judge) if held else "no held-out accuracy recorded.")
     if m.get("auroc") is not None or m.get("accuracy") is not None:
-        on = f" its {m['n']} labelled scratchpads" if m.get("n") else " the project's labelled set"
+        on = f" its {m['n']} labelled {judge.items}" if m.get("n") else " the project's labelled set"
         text += (f" In-sample, cross-validated on{on} (text the project wrote itself), it scores AUROC "
                  f"{_fmt(m['auroc'])} / accuracy {_fmt(m['accuracy'])}, which overstates it on other text.")
-    return text + (" Check it on your own labelled scratchpads with 'twofaced judge calibrate' before relying on a "
+    return text + (f" Check it on your own labelled {judge.items} with 'twofaced judge calibrate' before relying on a "
                    "rate; see docs/judges.md.")
+
+
+def af_offline_note(path: Path = AF_OFFLINE_METADATA) -> str:
+    return offline_note("af-offline", path)
+
+
+def tone_offline_note(path: Path = TONE_OFFLINE_METADATA) -> str:
+    return offline_note("tone-offline", path)
 
 
 def judge_notes(judges: list[dict[str, Any]], judge: str, af_judge: str | None) -> list[dict[str, str]]:
@@ -183,8 +220,8 @@ def judge_notes(judges: list[dict[str, Any]], judge: str, af_judge: str | None) 
         latest[j["name"]] = j
     notes = []
     for name, j in latest.items():
-        if name == "af-offline":
-            text = af_offline_note()
+        if name in _OFFLINE:
+            text = offline_note(name)
         elif name in _STATIC:
             text = _STATIC[name].format(model=j.get("judge_model") or "unknown")
         else:
