@@ -25,7 +25,7 @@ from twofaced.stats import (
     threshold_for_arl,
     wilson,
 )
-from twofaced.stats._sequential import cusum_scale
+from twofaced.stats._sequential import cusum_scale, detectors_from_dict, detectors_to_dict, track
 
 # ---- exact run lengths --------------------------------------------------------------------------------------------
 
@@ -253,6 +253,32 @@ def test_confidence_sequence_refuses_bad_counts() -> None:
 
 
 # ---- twofaced monitor simulate ------------------------------------------------------------------------------------
+
+
+def test_track_keeps_each_detectors_excursion_and_reports_entries_into_alarm() -> None:
+    detectors = {"up": BernoulliCusum(0.1, 0.5, 3.0), "down": BernoulliCusum(0.5, 0.1, 3.0)}  # log 5 nats a success
+    excursions: dict[str, list[dict[str, object]]] = {"up": [], "down": []}
+    fired = [track(detectors, excursions, {"up": 1, "down": 1}, {"id": i}, limit=2) for i in range(3)]
+    assert fired == [[], ["up"], []]  # only the update that crosses the threshold
+    assert [e["id"] for e in excursions["up"]] == [1, 2]  # the newest `limit` steps, oldest first
+    assert excursions["up"][-1] == {"id": 2, "x": 1, "statistic": detectors["up"].statistic}
+    assert excursions["down"] == []  # its statistic never left 0
+    assert track(detectors, excursions, {"up": 1, "down": 1}, {"id": 3}, limit=2) == []  # alarm already on
+    while detectors["up"].steps:
+        track(detectors, excursions, {"up": 0, "down": 0}, {"id": -1}, limit=2)
+    assert excursions["up"] == []  # back at 0: the excursion is over
+
+
+def test_named_detectors_round_trip_through_a_dict_and_refuse_a_missing_one() -> None:
+    detectors = {"drop": BernoulliCusum.for_arl(0.3, 0.2, 500), "rise": BernoulliCusum.for_arl(0.3, 0.4, 500)}
+    excursions: dict[str, list[dict[str, object]]] = {"drop": [], "rise": []}
+    track(detectors, excursions, {"drop": 0, "rise": 1}, {"exchange_id": "e1"}, limit=10)
+    state = json.loads(json.dumps(detectors_to_dict(detectors, excursions)))
+    again, trails = detectors_from_dict(state, ["drop", "rise"])
+    assert again == detectors and trails == excursions and set(state) == {"detectors", "excursions"}
+    assert detectors_from_dict({"detectors": state["detectors"]}, ["rise"])[1] == {"rise": []}
+    with pytest.raises(ConfigError, match="no detector 'drop'"):
+        detectors_from_dict({"detectors": {"rise": state["detectors"]["rise"]}}, ["drop"])
 
 
 def test_monitor_simulate_json() -> None:

@@ -31,11 +31,16 @@ false alarm before, is detected sooner on average (``conditional_delay`` compute
 
 ``siegmund_arl`` is Siegmund's (1985) corrected-diffusion approximation for the untruncated real-valued
 CUSUM, for comparison only. ``simulate`` (``_cusum_sim.py``) measures both quantities on random streams.
+
+A signal watched by several named detectors (the monitor's live and canary signals) updates them together with
+``track``, which also keeps each one's current excursion (the evidence an alarm cites), and stores them with
+``detectors_to_dict`` / ``detectors_from_dict``: one piece of code for every signal.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -316,3 +321,50 @@ class BernoulliCusum:
                 raise
             raise SequentialInputError(f"stored detector state is incomplete or malformed ({exc}): reset the "
                                        "detector") from None
+
+
+Excursions = dict[str, list[dict[str, Any]]]  # per detector name: its current excursion, oldest first
+
+
+def track(detectors: Mapping[str, BernoulliCusum], excursions: Excursions, outcomes: Mapping[str, int],
+          evidence: Mapping[str, Any], limit: int) -> list[str]:
+    """Update each named detector with its outcome; returns the names that entered alarm on it.
+
+    Beside each detector the caller keeps its *excursion*: the observations since its statistic last left 0, each
+    as ``evidence`` (what the caller needs to cite it, e.g. exchange ids) plus ``x`` and the statistic after it,
+    at most ``limit`` (the newest). A statistic back at 0 clears it. It is what an alarm shows as its evidence, and
+    JSON-ready, so it is stored with the detectors (:func:`detectors_to_dict`).
+
+        fired = track(detectors, excursions, {"drop": 1, "rise": 1}, {"exchange_id": "ex-1"}, limit=200)
+    """
+    fired = []
+    for name, cusum in detectors.items():
+        was = cusum.alarm
+        x = outcomes[name]
+        cusum.update(x)
+        trail = excursions[name]
+        if cusum.steps == 0:
+            trail.clear()
+        else:
+            trail.append({**evidence, "x": x, "statistic": cusum.statistic})
+            del trail[:-limit]
+        if cusum.alarm and not was:
+            fired.append(name)
+    return fired
+
+
+def detectors_to_dict(detectors: Mapping[str, BernoulliCusum], excursions: Excursions) -> dict[str, Any]:
+    """Named detectors and their excursions as one JSON-ready dict; :func:`detectors_from_dict` reads it back."""
+    return {"detectors": {name: c.to_dict() for name, c in detectors.items()}, "excursions": excursions}
+
+
+def detectors_from_dict(data: Mapping[str, Any], names: Iterable[str]) -> tuple[dict[str, BernoulliCusum], Excursions]:
+    """The detectors ``names`` and their excursions from a dict holding :func:`detectors_to_dict`'s keys (a missing
+    excursion is empty). A detector of another version or a malformed one raises :class:`SequentialInputError`."""
+    names = list(names)
+    try:
+        detectors = {name: BernoulliCusum.from_dict(data["detectors"][name]) for name in names}
+    except (KeyError, TypeError) as exc:
+        raise SequentialInputError(f"stored state has no detector {exc}: reset the detector") from None
+    stored = data.get("excursions") or {}
+    return detectors, {name: list(stored.get(name, [])) for name in names}

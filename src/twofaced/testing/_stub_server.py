@@ -21,19 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import threading
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
-from ..errors import ConfigError, TwofacedError
+from .._util._app_server import BackgroundServer, start_site
+from ..errors import TwofacedError
 from ..models import GenerationParams, Message
 from ..models._mock import MockModel, continuation, split_prefill
 
 Reply = tuple[int, dict[str, str] | None, bytes]  # (status, extra headers, JSON body bytes)
+CHAT_PATH = "/v1/chat/completions"  # OpenAI's format
+MESSAGES_PATH = "/v1/messages"  # Anthropic's format
 
 _JSON_STRINGS: dict[str, str] = {}  # reply text -> its JSON string; a policy has a handful of replies
 
@@ -65,8 +67,14 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return status, headers, json.dumps({"error": {"message": message}}).encode()
 
 
-class StubServer:
-    """Runs the server on its own thread and event loop; use as a context manager."""
+class StubServer(BackgroundServer):
+    """Runs the server on its own thread and event loop (the shared runner's); use as a context manager."""
+
+    thread_name: ClassVar[str] = "twofaced-stub-server"
+    label: ClassVar[str] = "the stub server"
+    listen_prefix: ClassVar[str] = "stub server "
+    start_seconds: ClassVar[float] = 10.0
+    stop_seconds: ClassVar[float] = 10.0
 
     def __init__(
         self,
@@ -89,19 +97,12 @@ class StubServer:
         self.fail_status = fail_status
         self.retry_after = retry_after
         self.api_key = api_key
-        self.host = host
-        self.port = port
         self.requests = 0
         self.by_prompt: Counter[str] = Counter()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._failed: BaseException | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
+        app = web.Application()
+        app.router.add_post(CHAT_PATH, self._handle)
+        app.router.add_post(MESSAGES_PATH, self._handle)
+        super().__init__(app, host, port)
 
     def _gate(self, headers: Any) -> Reply | None:
         """Count the request; refuse a wrong key, then inject the first ``fail_first`` failures."""
@@ -162,88 +163,39 @@ class StubServer:
         status, headers, body = reply
         return web.Response(body=body, status=status, headers=headers, content_type="application/json")
 
-    async def _chat(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.Response:
+        """Both routes: count and gate, read (and record) the body, answer after the delay in the route's format."""
         failed = self._gate(request.headers)
         if failed is not None:
             return self._web(failed)
         body = await request.json()
         if self.record:
             self.bodies.append(body)
+        model = body.get("model", "stub")
+        if request.path == MESSAGES_PATH:
+            messages = self._anthropic_messages(body)
+            return self._web((200, None, self._messages_body(model, await self._reply(messages, None))))
         messages = self._chat_messages(body)
         text = await self._reply(messages, body.get("seed"))
-        return self._web((200, None, self._chat_body(body.get("model", "stub"), messages, text)))
-
-    async def _messages(self, request: web.Request) -> web.Response:
-        failed = self._gate(request.headers)
-        if failed is not None:
-            return self._web(failed)
-        body = await request.json()
-        if self.record:
-            self.bodies.append(body)
-        messages = self._anthropic_messages(body)
-        text = await self._reply(messages, None)
-        return self._web((200, None, self._messages_body(body.get("model", "stub"), text)))
+        return self._web((200, None, self._chat_body(model, messages, text)))
 
     def _serve(self) -> None:
+        """The thread's body, on a bare loop that :meth:`_halt` stops: the seam ``bench/_lean_http.py`` overrides
+        to serve its own protocol on a loop of its choosing (uvloop)."""
         loop = asyncio.new_event_loop()
         self._loop = loop
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app, access_log=None)
-        loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
         try:
-            loop.run_until_complete(site.start())
-        except BaseException:
-            loop.run_until_complete(self._runner.cleanup())
-            raise
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(self._runner.cleanup())
-        loop.close()
-
-    def _run(self) -> None:
-        """The thread's body: ``_serve``, with a failure to start (a busy port) handed to :meth:`start`
-        instead of being printed as a thread traceback."""
-        try:
-            self._serve()
-        except BaseException as exc:  # re-raised by start() in the caller's thread
-            self._failed = exc
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.close()
+            runner, self.port = loop.run_until_complete(start_site(self._app, self.host, self.port,
+                                                                   self.listen_prefix))
             self._ready.set()
+            loop.run_forever()
+            loop.run_until_complete(runner.cleanup())
+        finally:
+            loop.close()
 
-    def start(self) -> StubServer:
-        """Listen, then return; a port that cannot be bound raises ConfigError and leaves no thread behind."""
-        self._failed = None
-        self._ready.clear()
-        self._thread = threading.Thread(target=self._run, name="twofaced-stub-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("stub server did not start")
-        if self._failed is not None:
-            self._thread.join(10)
-            failed, self._failed = self._failed, None
-            if isinstance(failed, OSError):
-                reason = os.strerror(failed.errno).lower() if failed.errno else str(failed)
-                raise ConfigError(f"stub server cannot listen on {self.host}:{self.port}: {reason}; choose another "
-                                  "--port, or 0 for any free one") from failed
-            raise failed
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def __enter__(self) -> StubServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _halt(self) -> None:
+        assert self._loop is not None
+        self._loop.stop()
 
 
 def main() -> None:
