@@ -23,8 +23,7 @@ ModelSpec = Annotated[str, typer.Option("--model", "-m", envvar="TWOFACED_MODEL"
                                         help="A model with reachable hidden states: organism:NAME?backend=torch.")]
 Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="Requests per cue family (scenario data).")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per forward pass.")]
-Device = Annotated[str | None, typer.Option("--device", help="torch device (cpu, cuda); default: where the model "
-                                            "is loaded (CPU).")]
+Device = Annotated[str, typer.Option("--device", help="auto (CUDA when torch sees one, else CPU), cpu or cuda.")]
 Threads = Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads.")]
 
 
@@ -59,7 +58,7 @@ def train_cmd(
     limit: Limit = 24,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the train / validation / test split.")] = 0,
     batch_size: BatchSize = 8,
-    device: Device = None,
+    device: Device = "auto",
     threads: Threads = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -90,7 +89,7 @@ def eval_cmd(
                         ] = None,
     limit: Limit = 24,
     batch_size: BatchSize = 8,
-    device: Device = None,
+    device: Device = "auto",
     threads: Threads = None,
     as_json: JsonFlag = False,
 ) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from ..models import get_model
 from ..serve import DEFAULT_MAX_BODY, serve
 from ._app import app, err, out
 from ._options import BaseUrl
@@ -22,11 +24,22 @@ def serve_command(
     base_url: BaseUrl = None,
     max_body: Annotated[int, typer.Option("--max-body", min=1, help="Largest request body in bytes; larger ones "
                                                                      "are answered 413.")] = DEFAULT_MAX_BODY,
+    probe: Annotated[Path | None, typer.Option("--probe", help="A probe saved by 'probe train' on these weights: "
+                                               "its score on every exchange rides on the reply as 'twofaced' "
+                                               "(a monitor signal; needs a torch backend).")] = None,
 ) -> None:
     """Serve a model spec as an OpenAI-compatible server: GET /v1/models, POST /v1/chat/completions (plain and
     stream: true, streamed after the whole reply is generated), GET /healthz. Runs until Ctrl-C."""
+    target: Any = spec
+    annotate = None
+    if probe is not None:
+        from ..probes._serving import probe_annotator
+
+        target = get_model(spec, **({"base_url": base_url} if base_url else {}))
+        annotate = probe_annotator(probe, target, spec)
     try:
-        serve(spec, host=host, port=port, max_body=max_body, base_url=base_url,
+        serve(target, host=host, port=port, max_body=max_body, annotate=annotate,
+              **({"base_url": base_url} if probe is None else {}),
               on_ready=lambda url: out.print(f"serving {spec} at {url}", highlight=False, soft_wrap=True))
     except KeyboardInterrupt:
         # Not the other commands' "finished items are stored" line: a server stores nothing, so say what stopped.

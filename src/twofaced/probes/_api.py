@@ -29,14 +29,18 @@ from ._data import (
     scenario_data,
     split_pairs,
 )
+from ._device import check_dtype, place, resolve_device
 from ._probes import METHODS, Probe, metrics, sweep, threshold_at
 
 FRACTIONS = (0.6, 0.2, 0.2)  # train, validation, test, by pair
 
 
 @contextlib.contextmanager
-def _model(spec: str, device: str | None, n_threads: int | None) -> Iterator[Any]:
-    """The model behind ``spec``, checked for hidden states, on ``device``; torch threads set for the block."""
+def _model(spec: str, device: str | None, n_threads: int | None, dtype: str = "float32") -> Iterator[Any]:
+    """The model behind ``spec``, checked for hidden states, on ``device`` (``auto``/None: CUDA when present)
+    in ``dtype``; torch threads set for the block."""
+    where = resolve_device(device)
+    check_dtype(dtype, where)  # both before the model loads
     model = get_model(spec)
     net, _ = reachable(model, spec)
     import torch
@@ -45,10 +49,7 @@ def _model(spec: str, device: str | None, n_threads: int | None) -> Iterator[Any
     if n_threads:
         torch.set_num_threads(n_threads)
     try:
-        if device:
-            if device.startswith("cuda") and not torch.cuda.is_available():
-                raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA device; use --device cpu")
-            net.to(device)
+        place(net, where, dtype)
         yield model
     finally:
         torch.set_num_threads(saved)

@@ -10,7 +10,11 @@ Routes: ``GET /v1/models`` (and ``/v1/models/{id}``), ``GET /healthz``, ``POST /
   embedded model answers one at a time), the rest wait in arrival order;
 - a stream starts only once the reply is complete (see ``_protocol.py``: the backend protocol has no token
   stream), so a backend failure is a 502 with an error body even when ``stream: true`` was asked for;
-- the application owns the model: ``aclose()`` runs when the application shuts down.
+- the application owns the model: ``aclose()`` runs when the application shuts down;
+- an ``annotate`` hook (e.g. a probe on the served model's activations, see ``twofaced serve --probe``) runs
+  after the reply, inside the same concurrency slot (it may use the model's weights), and what it returns rides
+  on the reply as ``"twofaced"`` (the JSON body, or the stream's final chunk); OpenAI clients ignore the field,
+  ``twofaced monitor`` reads it. A failing hook is a 500 with an error body, never a reply without its score.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import ModelError
-from ..models import Model, canonical_spec, supports_prefill
+from ..models import Completion, Message, Model, canonical_spec, supports_prefill
 from ._protocol import RequestError, completion_body, decode, new_id, parse_request, stream_events
 
 DEFAULT_MAX_BODY = 1024 * 1024
 """Largest request body accepted, in bytes (1 MiB); a larger one is answered 413."""
+
+Annotate = Callable[[list[Message], Completion], Awaitable[dict[str, Any] | None]]
+"""A per-exchange hook: the request's messages and the reply in, a JSON-ready dict (or None) out."""
 
 _MODEL_KEY = web.AppKey("model", Model)
 _STATE_KEY = web.AppKey("state", dict)
@@ -112,12 +119,15 @@ async def _chat(request: web.Request) -> web.StreamResponse:
         except ModelError as exc:
             raise RequestError(502, f"the model {state['id']} failed: {exc}", code="model_error",
                                type="server_error") from exc
+        annotation = await state["annotate"](chat.messages, completion) if state["annotate"] else None
     rid, created = new_id(), int(time.time())
     if not chat.stream:
-        return _json(200, completion_body(state["id"], completion, id=rid, created=created))
+        body = completion_body(state["id"], completion, id=rid, created=created)
+        return _json(200, body | {"twofaced": annotation} if annotation else body)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
-    events = stream_events(state["id"], completion, id=rid, include_usage=chat.include_usage, created=created)
+    events = stream_events(state["id"], completion, id=rid, include_usage=chat.include_usage, created=created,
+                           annotation=annotation)
     try:  # one write: the reply is complete, so there is nothing to wait for between chunks
         await response.write(b"".join(events))
         await response.write_eof()
@@ -126,7 +136,8 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def create_app(model: Model, *, max_body: int = DEFAULT_MAX_BODY, spec: str | None = None) -> web.Application:
+def create_app(model: Model, *, max_body: int = DEFAULT_MAX_BODY, spec: str | None = None,
+               annotate: Annotate | None = None) -> web.Application:
     """The application serving ``model``; its id (``GET /v1/models``) is ``spec`` without ``?options``.
 
     A request may name the model by that id or by the full ``spec``; any other name is a 404. The application
@@ -138,7 +149,8 @@ def create_app(model: Model, *, max_body: int = DEFAULT_MAX_BODY, spec: str | No
     app = web.Application(client_max_size=max_body, middlewares=[_errors])
     app[_MODEL_KEY] = model
     app[_STATE_KEY] = {"id": canonical_spec(spec), "names": {canonical_spec(spec), spec.strip()},
-                       "max_body": max_body, "slots": asyncio.Semaphore(max(1, int(model.max_concurrency)))}
+                       "max_body": max_body, "slots": asyncio.Semaphore(max(1, int(model.max_concurrency))),
+                       "annotate": annotate}
 
     async def close(app: web.Application) -> None:
         await model.aclose()

@@ -182,10 +182,11 @@ def pieces(text: str) -> list[str]:
 
 
 def stream_events(model: str, completion: Completion, *, id: str, include_usage: bool,
-                  created: int | None = None) -> Iterator[bytes]:
+                  created: int | None = None, annotation: dict[str, Any] | None = None) -> Iterator[bytes]:
     """The Server-Sent Events of a streamed reply: a role delta, one content delta per piece, a final chunk with
     ``finish_reason``, the usage chunk (``choices: []``) when ``include_usage``, then ``data: [DONE]``. With
-    ``include_usage`` every other chunk carries ``"usage": null``, as OpenAI's do."""
+    ``include_usage`` every other chunk carries ``"usage": null``, as OpenAI's do. ``annotation`` (the server's
+    per-exchange extra, e.g. a probe score) rides on the final chunk as ``"twofaced"``."""
     created = int(time.time()) if created is None else created
     head = {"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
             "system_fingerprint": None}
@@ -200,7 +201,7 @@ def stream_events(model: str, completion: Completion, *, id: str, include_usage:
     yield event(delta({"role": "assistant", "content": ""}), **tail)
     for piece in pieces(completion.text):
         yield event(delta({"content": piece}), **tail)
-    yield event(delta({}, completion.finish_reason), **tail)
+    yield event(delta({}, completion.finish_reason), **tail, **({"twofaced": annotation} if annotation else {}))
     if include_usage:
         yield event([], usage=_usage(completion))
     yield b"data: [DONE]\n\n"
