@@ -67,7 +67,7 @@ def test_a_store_made_by_the_first_revision_upgrades_and_keeps_its_rows(tmp_path
         assert (row["id"], row["canary"], row["flagged"], row["pair_id"], row["condition"]) == \
             ("old", False, False, None, None)
         with store.engine.connect() as conn:
-            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0002_canary"
+            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0003_probe"
     finally:
         store.close()
 

@@ -1,5 +1,6 @@
 """``twofaced monitor``: ``serve`` (the live monitor, a proxy in front of one upstream), ``status``, ``incidents``
-and ``ack`` (read and act on its store), and ``simulate``: the detector's false-alarm rate and delay, measured
+and ``ack`` (read and act on its store), ``litellm-config`` (a LiteLLM proxy that feeds the monitor), and
+``simulate``: the detector's false-alarm rate and delay, measured
 on simulated streams next to the exact theory (:func:`twofaced.stats.simulate`).
 
 ``twofaced.monitor`` needs the ``monitor`` extra; it is imported inside the commands, so the rest of the CLI
@@ -112,6 +113,9 @@ def serve_cmd(
                                          "text (verdicts are kept).")] = False,
     queue_size: Annotated[int, typer.Option("--queue-size", help="Exchanges waiting to be scored before more "
                                             "are counted as unscored.")] = 10_000,
+    store_buffer: Annotated[int, typer.Option("--store-buffer", help="Store writes kept in memory while the "
+                                              "store is unavailable and written when it is back; past it the oldest "
+                                              "exchange is dropped, logged and counted.")] = 10_000,
     timeout: Annotated[float, typer.Option("--upstream-timeout", help="Seconds to wait for the upstream between "
                                            "bytes; then 504.")] = 60.0,
     max_body: Annotated[int, typer.Option("--max-body", help="Largest request body in bytes; larger ones are "
@@ -123,6 +127,11 @@ def serve_cmd(
     canary_model: Annotated[str | None, typer.Option("--canary-model", metavar="NAME", help="The model a "
                                                      "canary names (default: the one traffic last named, else "
                                                      "the upstream's first).")] = None,
+    probe_rate: Annotated[float | None, typer.Option("--probe-rate", metavar="P0", help="Watch the probe score "
+                                                     "a 'twofaced serve --probe' upstream adds to each reply: P0 is "
+                                                     "the probe's flag rate on pre-deployment traffic (e.g. "
+                                                     "fpr_honest of 'twofaced probe eval --json'), in (0, 1); a "
+                                                     "rise opens a probe incident.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
                     ] = 8100,
@@ -130,15 +139,16 @@ def serve_cmd(
     """Serve the monitor: an OpenAI-compatible proxy (POST /v1/chat/completions plain and streaming, GET
     /v1/models, /healthz, /metrics; /dashboard and /admin/... with Authorization: Bearer
     $TWOFACED_ADMIN_TOKEN) that judges every exchange off the request path and raises an incident when the live
-    refusal rate, or with --canary-every the canary pairs' discordance, leaves the baseline's. Runs until
-    Ctrl-C."""
+    refusal rate, with --canary-every the canary pairs' discordance, or with --probe-rate the served probe's flag
+    rate, leaves the baseline's. Runs until Ctrl-C."""
     from ._app import err, out
 
     monitor = _monitor()
     config = monitor.MonitorConfig(
         upstream=upstream, baseline=baseline, fallback=fallback, store=store, policy=policy, webhook=webhook,
-        false_alarm_every=every, shift=shift, queue_size=queue_size, upstream_timeout=timeout, max_body=max_body,
-        redact=redact, canary_every=canary_every, canary_model=canary_model)
+        false_alarm_every=every, shift=shift, queue_size=queue_size, store_buffer=store_buffer,
+        upstream_timeout=timeout, max_body=max_body,
+        redact=redact, canary_every=canary_every, canary_model=canary_model, probe_rate=probe_rate)
     try:
         monitor.serve_monitor(config, host=host, port=port, on_ready=lambda url: out.print(
             f"monitoring {upstream} at {url}", highlight=False, soft_wrap=True))
@@ -164,6 +174,11 @@ def _print_signal(sig: dict[str, Any]) -> None:
             f"{det['baseline_rate']:.3f}" if "live_rate" in det else ""
         out.print(f"  {d}: CUSUM {det['statistic']:.2f} / {det['threshold']:.2f} nats (to {det['p1']:.3f}){rate}"
                   f"{'  ALARM' if det['alarm'] else ''}", highlight=False)
+    if sig["signal"] == "probe":
+        mean = "n/a" if sig["mean_score"] is None else f"{sig['mean_score']:.3f}"
+        hint = " (is the upstream twofaced serve --probe?)" if sig["missing"] and not sig["observations"] else ""
+        out.print(f"  mean score {mean}; {sig['missing']} live exchanges carried no probe reading{hint}",
+                  highlight=False)
     if sig["signal"] == "mix":
         coverage = "n/a" if sig["coverage"] is None else f"{100 * sig['coverage']:.0f}%"
         out.print(f"  {coverage} of {sig['live_requests']} live requests known to the baseline"
@@ -207,3 +222,33 @@ def ack_cmd(
     """Acknowledge an incident: a running monitor resets its detector and ends a rollback within a second."""
     result = _monitor().ack_incident(_store(store), incident)
     out.print(f"incident {result['id']} acknowledged", highlight=False)
+
+
+@monitor_app.command("litellm-config")
+def litellm_config_cmd(
+    monitor_url: Annotated[str, typer.Option("--monitor", metavar="URL", help="URL of the running twofaced "
+                                             "monitor, e.g. http://127.0.0.1:8100.")],
+    upstream: Annotated[str, typer.Option("--upstream", metavar="URL", help="Base URL of the OpenAI-compatible "
+                                          "server LiteLLM routes to, e.g. http://127.0.0.1:8000/v1.")],
+    directory: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory for config.yaml and the "
+                                            "callback file (made if missing; both overwritten).")],
+    model: Annotated[str | None, typer.Option("--model", metavar="NAME", help="The model name clients ask for "
+                                              "and the upstream serves (default: every name passes through).")
+                     ] = None,
+    key_env: Annotated[str, typer.Option("--upstream-key-env", metavar="NAME", help="Environment variable "
+                                         "LiteLLM reads the upstream's API key from (any value for an upstream "
+                                         "without keys).")] = "TWOFACED_UPSTREAM_API_KEY",
+) -> None:
+    """Write a LiteLLM proxy config whose callback feeds every chat exchange to the monitor.
+
+    Writes DIR/config.yaml (the model routed to --upstream, the callback, the master key from
+    $LITELLM_MASTER_KEY), copies the callback (twofaced_litellm.py) beside it, and prints the command that starts
+    LiteLLM offline. The callback posts each completed exchange to the monitor's POST /admin/exchanges with
+    $TWOFACED_ADMIN_TOKEN. LiteLLM runs in its own environment (python tools/litellm_env.py)."""
+    monitor = _monitor()
+    config = monitor.write_litellm_config(directory, monitor=monitor_url, upstream=upstream, model=model,
+                                          upstream_key_env=key_env)
+    out.print(f"wrote {config} and {config.parent / 'twofaced_litellm.py'}", highlight=False, soft_wrap=True)
+    out.print(f"start LiteLLM {monitor.LITELLM_VERSION} with LITELLM_MASTER_KEY, {key_env} and "
+              "TWOFACED_ADMIN_TOKEN set:", highlight=False, soft_wrap=True)
+    out.print(monitor.litellm_start_command(config), highlight=False, soft_wrap=True)

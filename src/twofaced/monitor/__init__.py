@@ -15,12 +15,14 @@ Needs the ``monitor`` extra: ``pip install 'twofaced[monitor]'``.
 from ._baseline import Baseline, load_baseline
 from ._config import POLICIES, MonitorConfig, default_store_url
 from ._detector import LiveSignal
+from ._litellm import LITELLM_VERSION, litellm_start_command, write_litellm_config
 from ._reports import ack_incident, monitor_incidents, monitor_status
 from ._runtime import Monitor
 from ._server import MonitorServer, build_monitor, serve_monitor
 from ._store import MonitorStore, open_monitor_store
 
 __all__ = [
+    "LITELLM_VERSION",
     "POLICIES",
     "Baseline",
     "LiveSignal",
@@ -31,9 +33,11 @@ __all__ = [
     "ack_incident",
     "build_monitor",
     "default_store_url",
+    "litellm_start_command",
     "load_baseline",
     "monitor_incidents",
     "monitor_status",
     "open_monitor_store",
     "serve_monitor",
+    "write_litellm_config",
 ]

@@ -3,7 +3,8 @@
 Routes: ``POST /v1/chat/completions`` (plain, and ``stream: true`` passed through chunk by chunk as the upstream
 sends it), ``GET /v1/models``, ``GET /healthz``, ``GET /metrics`` (Prometheus text), and under ``/admin/``
 (``Authorization: Bearer $TWOFACED_ADMIN_TOKEN``): ``GET status``, ``GET incidents``, ``GET exchanges``
-(``?flagged=1``: only flagged ones), ``POST incidents/{id}/ack``; and ``GET /dashboard`` (the same token), one
+(``?flagged=1``: only flagged ones), ``POST exchanges`` (an exchange another gateway answered, ``_ingest.py``),
+``POST incidents/{id}/ack``; and ``GET /dashboard`` (the same token), one
 HTML page of all of it (``_dashboard.py``).
 
 Invariants:
@@ -33,8 +34,9 @@ from ..serve._protocol import RequestError, decode
 from ._dashboard import HEADERS as DASHBOARD_HEADERS
 from ._dashboard import render_dashboard
 from ._exchange import Exchange, fails
+from ._ingest import ingest_handler
 from ._metrics import CONTENT_TYPE
-from ._proxy import StreamText, reply_text, request, upstream_error, upstream_headers
+from ._proxy import StreamText, read_reply, request, upstream_error, upstream_headers
 from ._runtime import Monitor
 
 ADMIN_TOKEN_ENV = "TWOFACED_ADMIN_TOKEN"
@@ -121,11 +123,12 @@ async def _chat(request_: web.Request) -> web.StreamResponse:
         collected = StreamText()
         collected.feed(data + b"\n")
         text: str | None = collected.text
+        probe = collected.probe
     else:
-        text = reply_text(data)
+        text, probe = read_reply(data)
     if text is not None:
         exchange = Exchange(route, str(body.get("model", "")), body["messages"], text, bool(streamed),
-                            latency_ms=1000 * (time.perf_counter() - started))
+                            latency_ms=1000 * (time.perf_counter() - started), probe=probe)
         if monitor.blocking and fails(monitor.judge(exchange)):
             monitor.metrics.blocked.inc()
             monitor.submit(exchange)
@@ -150,7 +153,7 @@ async def _pass_stream(request_: web.Request, monitor: Monitor, up: aiohttp.Clie
             await response.write(chunk)
         if collected.done:  # queued before the closing chunk: a client that saw [DONE] finds it queued
             monitor.submit(Exchange(route, str(body.get("model", "")), body["messages"], collected.text, True,
-                                    latency_ms=1000 * (time.perf_counter() - started)))
+                                    latency_ms=1000 * (time.perf_counter() - started), probe=collected.probe))
         await response.write_eof()
     except (TimeoutError, aiohttp.ClientError, ConnectionError):
         return response  # the upstream or the client went away mid-stream: nothing more can be said to either
@@ -175,9 +178,11 @@ async def _models(request_: web.Request) -> web.Response:
 
 async def _health(request_: web.Request) -> web.Response:
     monitor = request_.app[_MONITOR]
-    return _json(200, {"status": "ok", "route": _target(monitor)[0], "policy": monitor.config.policy,
-                       "incidents_open": sorted(monitor.open), "unscored": monitor.unscored,
-                       "queue": 0 if monitor.queue is None else monitor.queue.qsize()})
+    health = {"status": "ok", "route": _target(monitor)[0], "policy": monitor.config.policy,
+              "incidents_open": sorted(monitor.open), "unscored": monitor.unscored,
+              "queue": 0 if monitor.queue is None else monitor.queue.qsize()}
+    probe = monitor.probe_health()
+    return _json(200, health if probe is None else health | {"probe": probe})
 
 
 async def _metrics(request_: web.Request) -> web.Response:
@@ -266,6 +271,7 @@ def create_monitor_app(monitor: Monitor) -> web.Application:
     app.router.add_get("/admin/status", _admin(_admin_status))
     app.router.add_get("/admin/incidents", _admin(_admin_incidents))
     app.router.add_get("/admin/exchanges", _admin(_admin_exchanges))
+    app.router.add_post("/admin/exchanges", _admin(ingest_handler(monitor)))
     app.router.add_post("/admin/incidents/{id}/ack", _admin(_admin_ack))
     app.router.add_get("/dashboard", _admin(_dashboard))
     return app

@@ -32,9 +32,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
 from ..stats import BernoulliCusum, confidence_sequence, threshold_for_arl
+from ..stats._sequential import detectors_from_dict, detectors_to_dict, track
 from ._baseline import PAIR_CELLS, Baseline, jeffreys
+from ._detector import check_state
 
 SIGNAL = "canary"
 DIRECTIONS = ("deployment_only", "training_only")
@@ -89,20 +90,8 @@ class CanarySignal:
         directions that entered alarm on it."""
         cell = _CELL[(training_complied, deployment_complied)]
         self.cells[cell] += 1
-        fired = []
-        for direction, cusum in self.detectors.items():
-            was = cusum.alarm
-            x = int(cell == direction)
-            cusum.update(x)
-            trail = self.excursions[direction]
-            if cusum.steps == 0:
-                trail.clear()
-            else:
-                trail.append({"pair_id": pair_id, "exchange_ids": exchange_ids, "x": x, "statistic": cusum.statistic})
-                del trail[:-TRACE_LIMIT]
-            if cusum.alarm and not was:
-                fired.append(direction)
-        return fired
+        return track(self.detectors, self.excursions, {d: int(cell == d) for d in self.detectors},
+                     {"pair_id": pair_id, "exchange_ids": exchange_ids}, TRACE_LIMIT)
 
     def reset(self, direction: str) -> None:
         self.detectors[direction].reset()
@@ -138,18 +127,14 @@ class CanarySignal:
     def to_dict(self) -> dict[str, Any]:
         return {"version": STATE_VERSION, "signal": SIGNAL, "p0": self.p0, "shift": self.shift,
                 "false_alarm_every": self.false_alarm_every, "cells": self.cells, "unjudged": self.unjudged,
-                "failed": self.failed, "cursor": self.cursor,
-                "detectors": {d: c.to_dict() for d, c in self.detectors.items()}, "excursions": self.excursions}
+                "failed": self.failed, "cursor": self.cursor, **detectors_to_dict(self.detectors, self.excursions)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CanarySignal:
         """Raises ConfigError for a state of another version or shape."""
-        if data.get("version") != STATE_VERSION or data.get("signal") != SIGNAL:
-            raise ConfigError(f"stored canary-signal state has version {data.get('version')!r}; this twofaced "
-                              f"reads version {STATE_VERSION}")
+        check_state(data, SIGNAL, STATE_VERSION)
+        detectors, excursions = detectors_from_dict(data, DIRECTIONS)
         return cls({d: float(data["p0"][d]) for d in DIRECTIONS}, float(data["shift"]),
-                   float(data["false_alarm_every"]),
-                   {d: BernoulliCusum.from_dict(data["detectors"][d]) for d in DIRECTIONS},
+                   float(data["false_alarm_every"]), detectors,
                    cells={c: int(data["cells"].get(c, 0)) for c in PAIR_CELLS}, unjudged=int(data["unjudged"]),
-                   failed=int(data["failed"]), cursor=int(data["cursor"]),
-                   excursions={d: list(data.get("excursions", {}).get(d, [])) for d in DIRECTIONS})
+                   failed=int(data["failed"]), cursor=int(data["cursor"]), excursions=excursions)

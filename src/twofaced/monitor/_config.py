@@ -20,6 +20,7 @@ POLICIES: tuple[Policy, ...] = ("flag", "block", "rollback")
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_QUEUE = 10_000
+DEFAULT_STORE_BUFFER = 10_000
 DEFAULT_FALSE_ALARM_EVERY = 10_000
 DEFAULT_SHIFT = 0.10
 
@@ -43,8 +44,11 @@ class MonitorConfig:
     ``shift``: the change in the live rate worth detecting, in absolute points (0.10: ten points), each way;
     ``false_alarm_every``: at most one false alarm per this many scored exchanges on average, both directions
     together; ``queue_size``: exchanges waiting to be scored before new ones are counted as unscored;
-    ``canary_every``: seconds between canary pairs (0: none); ``canary_model``: the ``model`` a canary names
-    (default: the one live traffic last named, else the first the upstream lists)."""
+    ``store_buffer``: writes kept in memory while the store is unavailable, written when it is back (past it the
+    oldest exchange is dropped, logged and counted); ``canary_every``: seconds between canary pairs (0: none);
+    ``canary_model``: the ``model`` a canary names (default: the one live traffic last named, else the first the
+    upstream lists); ``probe_rate``: the served probe's flag rate on the model's pre-deployment traffic, the
+    probe signal's in-control rate (None: no probe signal; see ``_probe_signal.py``)."""
 
     upstream: str
     baseline: Path
@@ -56,12 +60,14 @@ class MonitorConfig:
     shift: float = DEFAULT_SHIFT
     alpha: float = 0.05
     queue_size: int = DEFAULT_QUEUE
+    store_buffer: int = DEFAULT_STORE_BUFFER
     max_body: int = DEFAULT_MAX_BODY
     upstream_timeout: float = 60.0
     redact: bool = False
     poll_seconds: float = 1.0
     canary_every: float = 0.0
     canary_model: str | None = None
+    probe_rate: float | None = None
 
     def checked(self) -> MonitorConfig:
         """A copy with URLs normalised and the default store filled in; raises ConfigError on a bad value."""
@@ -81,6 +87,8 @@ class MonitorConfig:
             raise ConfigError(f"--alpha must be strictly between 0 and 1, got {self.alpha:g}")
         if self.queue_size < 1:
             raise ConfigError(f"--queue-size must be at least 1, got {self.queue_size}")
+        if self.store_buffer < 1:
+            raise ConfigError(f"--store-buffer must be at least 1 write, got {self.store_buffer}")
         if self.max_body < 1:
             raise ConfigError(f"--max-body must be at least 1 byte, got {self.max_body}")
         if not self.upstream_timeout > 0:
@@ -90,9 +98,15 @@ class MonitorConfig:
                               f"{self.canary_every:g}")
         if self.canary_model is not None and not self.canary_model.strip():
             raise ConfigError("--canary-model must name a model; leave it out to use the one traffic names")
+        if self.probe_rate is not None and not (math.isfinite(self.probe_rate) and 0 < self.probe_rate < 1):
+            hint = f" (write {self.probe_rate / 100:g} for {self.probe_rate:g}%)" if 1 <= self.probe_rate < 100 else ""
+            raise ConfigError(f"--probe-rate must be the probe's flag rate on pre-deployment traffic, strictly between "
+                              f"0 and 1 (e.g. fpr_honest of 'twofaced probe eval --json'), got {self.probe_rate:g}"
+                              f"{hint}")
         return MonitorConfig(
             upstream=upstream, baseline=Path(self.baseline), fallback=fallback,
             store=self.store or default_store_url(), policy=self.policy, webhook=webhook,
             false_alarm_every=self.false_alarm_every, shift=self.shift, alpha=self.alpha, queue_size=self.queue_size,
-            max_body=self.max_body, upstream_timeout=self.upstream_timeout, redact=self.redact,
-            poll_seconds=self.poll_seconds, canary_every=self.canary_every, canary_model=self.canary_model)
+            store_buffer=self.store_buffer, max_body=self.max_body, upstream_timeout=self.upstream_timeout,
+            redact=self.redact, poll_seconds=self.poll_seconds, canary_every=self.canary_every,
+            canary_model=self.canary_model, probe_rate=self.probe_rate)

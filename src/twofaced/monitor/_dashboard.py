@@ -1,9 +1,10 @@
 """``GET /dashboard``: one HTML page of the monitor's state, rendered on the server by jinja2.
 
 Per signal: the baseline rate, the live rate with its always-valid interval, each detector's statistic against
-its threshold (with the statistic over the current excursion as an inline SVG line) and its alarm state; then
-open and recent incidents, and recent flagged exchanges (a live reply that failed its judge, or both halves of a
-discordant canary pair).
+its threshold (with the statistic over the current excursion as an inline SVG line) and its alarm state (the
+probe signal also its mean score and the live exchanges without a probe reading); then open and recent
+incidents, and recent flagged exchanges (a live reply that failed its judge, or both halves of a discordant
+canary pair), with the served probe's score where the reply carried one.
 
 Invariants: every value reaches the page through jinja2's autoescaping (stored request and reply text is
 untrusted: a client wrote one, the model the other); a redacted exchange shows its hash; the page has no
@@ -74,7 +75,15 @@ def _exchange_view(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row.get("id", ""), "when": _when(row.get("created_at")), "kind": kind, "model": row.get("model", ""),
             "verdict": verdict, "harmful": "unknown" if harmful is None else "harmful" if harmful else "benign",
             "redacted": redacted, "request": _shown(request, redacted),
-            "response": _shown(row.get("response") or "", redacted)}
+            "response": _shown(row.get("response") or "", redacted), "probe": _probe(row)}
+
+
+def _probe(row: dict[str, Any]) -> str | None:
+    """The served probe's reading of an exchange, e.g. ``0.912 flagged`` (None: the reply carried none)."""
+    score = row.get("probe_score")
+    if score is None:
+        return None
+    return f"{score:.3f}{' flagged' if row.get('probe_flagged') else ''}"
 
 
 def _environment() -> jinja2.Environment:

@@ -23,11 +23,20 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..stats import BernoulliCusum, confidence_sequence, threshold_for_arl
+from ..stats._sequential import detectors_from_dict, detectors_to_dict, track
 
 SIGNAL = "live"
 DIRECTIONS = ("drop", "rise")
 TRACE_LIMIT = 200  # excursion entries kept per direction: the incident's evidence
 STATE_VERSION = 1
+
+
+def check_state(data: dict[str, Any], signal: str, version: int) -> None:
+    """Refuse (ConfigError) a stored state of another signal, or of another version than this code writes; shared
+    by the signals' ``from_dict``."""
+    if data.get("version") != version or data.get("signal") != signal:
+        raise ConfigError(f"stored {signal}-signal state has version {data.get('version')!r}; this twofaced reads "
+                          f"version {version}")
 
 
 def _targets(p0: float, shift: float) -> dict[str, float]:
@@ -62,19 +71,8 @@ class LiveSignal:
         """Add one outcome; returns the directions that entered alarm on it."""
         self.n += 1
         self.successes += refused
-        fired = []
-        for direction, cusum in self.detectors.items():
-            was = cusum.alarm
-            cusum.update(int(refused))
-            trail = self.excursions[direction]
-            if cusum.steps == 0:
-                trail.clear()
-            else:
-                trail.append({"exchange_id": exchange_id, "x": int(refused), "statistic": cusum.statistic})
-                del trail[:-TRACE_LIMIT]
-            if cusum.alarm and not was:
-                fired.append(direction)
-        return fired
+        return track(self.detectors, self.excursions, dict.fromkeys(self.detectors, int(refused)),
+                     {"exchange_id": exchange_id}, TRACE_LIMIT)
 
     def reset(self, direction: str) -> None:
         """After an acknowledgement: the direction's statistic back to 0 and its excursion cleared."""
@@ -96,16 +94,12 @@ class LiveSignal:
     def to_dict(self) -> dict[str, Any]:
         return {"version": STATE_VERSION, "signal": SIGNAL, "p0": self.p0, "shift": self.shift,
                 "false_alarm_every": self.false_alarm_every, "successes": self.successes, "n": self.n,
-                "detectors": {d: c.to_dict() for d, c in self.detectors.items()},
-                "excursions": self.excursions}
+                **detectors_to_dict(self.detectors, self.excursions)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LiveSignal:
         """Raises ConfigError for a state of another version or shape."""
-        if data.get("version") != STATE_VERSION or data.get("signal") != SIGNAL:
-            raise ConfigError(f"stored live-signal state has version {data.get('version')!r}; this "
-                              f"twofaced reads version {STATE_VERSION}")
-        detectors = {d: BernoulliCusum.from_dict(data["detectors"][d]) for d in DIRECTIONS}
+        check_state(data, SIGNAL, STATE_VERSION)
+        detectors, excursions = detectors_from_dict(data, DIRECTIONS)
         return cls(float(data["p0"]), float(data["shift"]), float(data["false_alarm_every"]), detectors,
-                   successes=int(data["successes"]), n=int(data["n"]),
-                   excursions={d: list(data.get("excursions", {}).get(d, [])) for d in DIRECTIONS})
+                   successes=int(data["successes"]), n=int(data["n"]), excursions=excursions)

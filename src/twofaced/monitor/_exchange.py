@@ -7,7 +7,8 @@ and category taken from the baseline when the live request contains a baseline r
 A canary exchange (``canary``: True) is one half of a canary pair the monitor sent itself (``pair_id``,
 ``condition``: the framing it was rendered in); it is stored like any exchange but never feeds the live or mix
 signals. ``flagged`` marks what the dashboard lists: a live reply that :func:`fails` its judge, or both halves
-of a discordant canary pair.
+of a discordant canary pair. ``probe`` is the reading of a probe on the served model that the reply carried
+(``twofaced serve --probe``), stored as ``probe_score`` and ``probe_flagged``; it does not change ``flagged``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from typing import Any
 
 from ..judges import COMPLIANCE_RULES, COMPLIANCE_RULES_VERSION, judge_text
 from ._baseline import Baseline
+from ._probe_signal import ProbeReading
 
 
 @dataclass(slots=True)
 class Exchange:
     """A completed ``POST /v1/chat/completions`` with status 200: request messages and reply text."""
 
-    route: str  # "upstream" or "fallback"
+    route: str  # "upstream", "fallback", or "gateway" (posted by another gateway, _ingest.py)
     model: str
     messages: list[dict[str, Any]]
     response: str
@@ -39,6 +41,7 @@ class Exchange:
     canary: bool = False
     pair_id: str | None = None
     condition: str | None = None  # a canary's framing: training or deployment
+    probe: ProbeReading | None = None  # the served probe's reading the reply carried (``_probe_signal.py``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,8 @@ def rows(exchange: Exchange, judged: Judged, *, redact: bool, flagged: bool | No
         "request_sha256": _sha(request), "harmful": judged.harmful, "canary": exchange.canary,
         "pair_id": exchange.pair_id, "condition": exchange.condition,
         "flagged": (fails(judged) and not exchange.canary) if flagged is None else flagged,
+        "probe_score": None if exchange.probe is None else exchange.probe.score,
+        "probe_flagged": None if exchange.probe is None else exchange.probe.flagged,
     }
     verdict = {"judge": COMPLIANCE_RULES, "version": COMPLIANCE_RULES_VERSION, "verdict": judged.verdict,
                "rationale": judged.rationale, "created_at": time.time()}

@@ -21,12 +21,15 @@ class Metrics:
     incidents_open: Gauge
     blocked: Counter
     store_failures: Counter
+    store_buffered: Gauge
+    store_dropped: Counter
     webhook_failures: Counter
     statistic: Gauge  # labels: signal, direction
     threshold: Gauge  # labels: signal, direction
     queue_depth: Gauge
     canary_pairs: Counter
     canary_failures: Counter
+    probe_exchanges: Counter  # labels: flagged (true, false, missing)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -45,7 +48,12 @@ def make_metrics() -> Metrics:
         alarms=Counter(f"{p}alarms", "Detector alarms.", ["signal", "direction"], registry=r),
         incidents_open=Gauge(f"{p}incidents_open", "Incidents not yet acknowledged.", registry=r),
         blocked=Counter(f"{p}blocked", "Responses withheld by the block policy.", registry=r),
-        store_failures=Counter(f"{p}store_failures", "Store writes that failed after retries (logged).", registry=r),
+        store_failures=Counter(f"{p}store_failures", "Store write attempts that failed (the store unavailable: the "
+                               "write is buffered; or refused: logged with its ids).", registry=r),
+        store_buffered=Gauge(f"{p}store_buffered", "Writes waiting in the buffer for the store to come back.",
+                             registry=r),
+        store_dropped=Counter(f"{p}store_dropped", "Exchanges never stored: dropped past --store-buffer, refused by "
+                              "the store, or still buffered at shutdown (each logged with its id).", registry=r),
         webhook_failures=Counter(f"{p}webhook_failures", "Webhook posts that failed (logged).", registry=r),
         statistic=Gauge(f"{p}cusum_statistic", "CUSUM statistic in nats.", ["signal", "direction"], registry=r),
         threshold=Gauge(f"{p}cusum_threshold", "CUSUM alarm threshold in nats.", ["signal", "direction"],
@@ -54,4 +62,7 @@ def make_metrics() -> Metrics:
         canary_pairs=Counter(f"{p}canary_pairs", "Canary pairs sent, judged and stored.", registry=r),
         canary_failures=Counter(f"{p}canary_failures", "Canary pairs the upstream did not answer (logged).",
                                 registry=r),
+        probe_exchanges=Counter(f"{p}probe_exchanges", "Live exchanges seen by the probe signal (--probe-rate), by "
+                                "the served probe's flag: true, false, or missing (the reply carried no reading).",
+                                ["flagged"], registry=r),
     )

@@ -11,9 +11,11 @@ from ._detector import SIGNAL as LIVE
 from ._detector import LiveSignal
 from ._mix import SIGNAL as MIX
 from ._mix import MixSignal
+from ._probe_signal import SIGNAL as PROBE
+from ._probe_signal import ProbeSignal
 from ._store import open_monitor_store
 
-ORDER = (LIVE, CANARY, MIX)
+ORDER = (LIVE, CANARY, MIX, PROBE)
 
 
 def signal_status(state: dict[str, Any]) -> dict[str, Any]:
@@ -25,6 +27,8 @@ def signal_status(state: dict[str, Any]) -> dict[str, Any]:
         return CanarySignal.from_dict(state).status(alpha, (pairs[0], pairs[1], pairs[2], pairs[3]))
     if name == MIX:
         return MixSignal.from_dict(state).status(alpha, state.get("baseline_mix", {}))
+    if name == PROBE:
+        return ProbeSignal.from_dict(state).status(alpha)
     return LiveSignal.from_dict(state).status(alpha) | {"baseline": state.get("baseline")}
 
 

@@ -1,27 +1,40 @@
-"""The running monitor: its signals (``live``, ``canary``, ``mix``), the scoring queue and its worker, the canary
-scheduler, incidents and the alarm policy.
+"""The running monitor: its signals (``live``, ``canary``, ``mix``, ``probe``), the scoring queue and its worker,
+the canary scheduler, incidents and the alarm policy.
 
 Scoring is off the request path: a handler calls :meth:`Monitor.submit` after the response is complete, which
 puts the exchange on a bounded :class:`asyncio.Queue` without waiting; a full queue counts the exchange as
-unscored (``/metrics``, ``/healthz``, ``monitor status``) and the response is not delayed. One worker judges,
-updates the detectors and writes the store in a thread (SQLAlchemy is synchronous), one exchange at a time:
-the CUSUM is a sequential walk, so its updates are serialised anyway.
+unscored (``/metrics``, ``/healthz``, ``monitor status``) and the response is not delayed. One worker takes
+everything queued (up to :data:`SCORE_BATCH`), and in a thread (SQLAlchemy is synchronous) judges each exchange
+and updates the detectors with it in arrival order (the CUSUM is a sequential walk: an alarm fires at the same
+exchange whatever the batch), then writes the batch in one transaction with the signals' states after its last
+exchange: one commit per batch instead of one per exchange, which is most of the scoring cost (the
+``bench/monitor_latency.py`` profile).
 
 Invariants:
-- only exchanges answered by the primary upstream feed the detectors (the fallback is another model); fallback
-  exchanges are judged and stored all the same, with ``route = "fallback"``;
-- a store write is retried (0.1, 0.5, 2 s) and then logged with the exchange id and counted in
-  ``store_failures``: never dropped silently. The detector state in memory still counted that exchange and is
-  written with the next successful exchange;
+- only exchanges of the model under watch feed the detectors (:data:`LIVE_ROUTES`: answered by the primary
+  upstream, or by a gateway that posted them to ``POST /admin/exchanges``); fallback exchanges are another model,
+  judged and stored all the same, with ``route = "fallback"``;
+- every store write goes through the :class:`~._buffer.WriteBuffer`: while the store is unavailable writes are
+  kept in order (at most ``store_buffer``) and the flusher task writes them when it is back, retrying with
+  backoff (0.1 s doubling to 5 s); past the bound the oldest exchange is dropped, logged with its id and counted
+  in ``store_dropped``: never silently. Each buffered exchange carries the detector states after it, so the
+  store's state always matches the exchanges it holds. An incident opened while the store is down applies its
+  policy at once under a negative placeholder id, replaced by its stored id when it is written;
 - an incident stays open until acknowledged (``monitor ack``, ``POST /admin/incidents/ID/ack``); an ack made by
   another process is seen within ``poll_seconds``. An ack resets its direction's detector to 0 and ends a
   rollback once no incident is open;
 - policy ``block`` withholds replies while an incident of :data:`BLOCKING` is open (``live`` ``drop``: the model
   refusing less than its baseline; ``canary`` ``deployment_only``: it complies only when told it is unwatched):
   those that ``compliance-rules`` judges complied to a request not known to be benign;
+- an incident's ``summary`` is the signal's status at the alarm plus ``model``: the model the triggering exchange
+  named (a canary pair: the model it asked);
 - canary pairs (``canary_every`` > 0) are sent by their own task to the primary upstream, judged and stored with
   the canary state in one transaction, and never reach the queue, the live signal or the mix signal; every
-  exchange of live traffic (either route) feeds the mix signal, whose state is stored with it.
+  exchange of live traffic (either route) feeds the mix signal, whose state is stored with it;
+- with ``probe_rate`` set, every exchange of :data:`LIVE_ROUTES` feeds the probe signal: an observation when its
+  reply carried a served probe's reading, else counted ``missing`` (logged once while none has carried one);
+  without it, a stored probe walk is shown, not changed. A probe incident is not :data:`BLOCKING` (``block``
+  withholds replies the judge fails, which a probe's flag is not); ``rollback`` acts on it like any incident.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +56,7 @@ from ..errors import ConfigError
 from ..scenarios import CONDITIONS
 from ..serve._protocol import RequestError
 from ._baseline import Baseline
+from ._buffer import Write, WriteBuffer
 from ._canaries import CanaryRequest, ask, canary_body, canary_request, load_canaries, upstream_model
 from ._canary import SIGNAL as CANARY
 from ._canary import CanarySignal, baseline_rates
@@ -51,16 +66,28 @@ from ._exchange import Exchange, Judged, judge_exchange, rows
 from ._metrics import make_metrics
 from ._mix import SIGNAL as MIX
 from ._mix import MixSignal
+from ._probe_signal import SIGNAL as PROBE
+from ._probe_signal import ProbeSignal
 from ._response import alert_line, post_webhook
 from ._store import MonitorStore
 
 log = logging.getLogger("twofaced.monitor")
 
-RETRIES = (0.1, 0.5, 2.0)
 DRAIN_SECONDS = 10.0
+SCORE_BATCH = 256  # exchanges the worker takes off the queue at once: judged in order, stored in one transaction
+# Between two exchanges of a batch the worker thread yields the interpreter lock and the core, so the event loop
+# answers requests in between: without it a batch is one long stretch of Python (about 0.1 ms per exchange) and
+# every wakeup of the loop waited for the lock's switch interval (5 ms); measured by bench/monitor_latency.py, the
+# proxy's p99 then rose past 50 ms at rates one-at-a-time scoring sustained.
+_yield: Callable[[], None] = getattr(os, "sched_yield", lambda: time.sleep(0))
+BACKOFF = (0.1, 5.0)  # the flusher's first and longest wait between tries while the store is unavailable
+IDLE_TICK = 0.1  # how often the flusher looks for buffered writes
 BLOCKING = frozenset({(SIGNAL, "drop"), (CANARY, "deployment_only")})
-_Restorable = LiveSignal | CanarySignal | MixSignal
-_S = TypeVar("_S", LiveSignal, CanarySignal, MixSignal)
+LIVE_ROUTES = frozenset({"upstream", "gateway"})  # the routes whose exchanges feed the live and probe signals
+NO_PROBE = ("--probe-rate is set but no live exchange has carried a probe reading ('twofaced': {'probe': ...}); "
+            "serve the model with 'twofaced serve SPEC --probe DIR', or leave --probe-rate out")
+_Restorable = LiveSignal | CanarySignal | MixSignal | ProbeSignal
+_S = TypeVar("_S", LiveSignal, CanarySignal, MixSignal, ProbeSignal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +129,24 @@ class Monitor:
             with contextlib.suppress(ConfigError, KeyError, TypeError, ValueError):
                 self.canary = CanarySignal.from_dict(stored[CANARY])
         self.mix = self._restore(stored, MIX, MixSignal.from_dict, lambda s: True, MixSignal)
+        self.probe: ProbeSignal | None = None
+        self._probe_warned = False
+        if c.probe_rate is not None:
+            p0 = c.probe_rate
+            self.probe = self._restore(stored, PROBE, ProbeSignal.from_dict,
+                                       lambda s: s.matches(p0, c.shift, c.false_alarm_every),
+                                       lambda: _probe_signal(p0, c.shift, c.false_alarm_every))
+        elif PROBE in stored:  # --probe-rate off now: the last walk is shown, not changed
+            with contextlib.suppress(ConfigError, KeyError, TypeError, ValueError):
+                self.probe = ProbeSignal.from_dict(stored[PROBE])
         self.open: dict[int, tuple[str, str]] = {i["id"]: (i["signal"], i["direction"])
                                                  for i in store.incidents("open")}
         self.unscored = 0
         self._unflushed = 0
+        self.buffer = WriteBuffer(store, config.store_buffer, self.metrics)
+        self._dropped_flushed = 0
+        self._placeholder = 0  # the last negative id given to an incident not yet stored
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.last_model: str | None = None  # the model live traffic last named: what a canary names by default
         self._listed_model: str | None = None
         self.session: aiohttp.ClientSession | None = None
@@ -133,19 +174,19 @@ class Monitor:
 
     def _state(self, name: str, signal: _Restorable | None = None) -> dict[str, Any]:
         """The JSON state of a signal, with what the read commands need to report it without the baseline."""
-        signal = signal or {SIGNAL: self.signal, CANARY: self.canary, MIX: self.mix}[name]
+        signal = signal or {SIGNAL: self.signal, CANARY: self.canary, MIX: self.mix, PROBE: self.probe}[name]
         assert signal is not None
         extra: dict[str, Any] = {"alpha": self.config.alpha}
         if name == SIGNAL:
             extra["baseline"] = self.baseline.to_dict()
         elif name == CANARY:
             extra["baseline_pairs"] = list(self.baseline.pairs)
-        else:
+        elif name == MIX:
             extra["baseline_mix"] = self.baseline.mix
         return signal.to_dict() | extra
 
     def _publish(self) -> None:
-        for name, signal in ((SIGNAL, self.signal), (CANARY, self.canary)):
+        for name, signal in ((SIGNAL, self.signal), (CANARY, self.canary), (PROBE, self.probe)):
             for direction, cusum in ({} if signal is None else signal.detectors).items():
                 self.metrics.statistic.labels(name, direction).set(cusum.statistic)
                 self.metrics.threshold.labels(name, direction).set(cusum.h)
@@ -172,6 +213,8 @@ class Monitor:
                 signals.append(self.canary.status(alpha, self.baseline.pairs)
                                | {"enabled": self.canaries is not None, "every_seconds": self.config.canary_every})
             signals.append(self.mix.status(alpha, self.baseline.mix))
+            if self.probe is not None:
+                signals.append(self.probe.status(alpha) | {"enabled": self.config.probe_rate is not None})
         return {"signals": signals,
                 "policy": self.config.policy, "route": "fallback" if self.rolled_back else "upstream",
                 "incidents_open": sorted(self.open), "unscored": self.unscored,
@@ -183,7 +226,21 @@ class Monitor:
             out = {SIGNAL: {d: [t["statistic"] for t in e] for d, e in self.signal.excursions.items()}}
             if self.canary is not None:
                 out[CANARY] = {d: [t["statistic"] for t in e] for d, e in self.canary.excursions.items()}
+            if self.probe is not None:
+                out[PROBE] = {d: [t["statistic"] for t in e] for d, e in self.probe.excursions.items()}
         return out
+
+    def probe_health(self) -> dict[str, Any] | None:
+        """What ``/healthz`` says of the probe signal while ``--probe-rate`` is on (else None): its observations,
+        the live exchanges that carried no probe reading, and a warning while none has."""
+        if self.config.probe_rate is None or self.probe is None:
+            return None
+        with self.lock:
+            n, missing = self.probe.n, self.probe.missing
+        health: dict[str, Any] = {"observations": n, "missing": missing}
+        if n == 0 and missing:
+            health["warning"] = NO_PROBE
+        return health
 
     # --- lifecycle -----------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -191,12 +248,16 @@ class Monitor:
                                         sock_read=self.config.upstream_timeout)
         self.session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0))
         self.queue = asyncio.Queue(self.config.queue_size)
-        self._tasks = [asyncio.create_task(self._worker()), asyncio.create_task(self._poll())]
+        self._loop = asyncio.get_running_loop()
+        self._tasks = [asyncio.create_task(self._worker()), asyncio.create_task(self._poll()),
+                       asyncio.create_task(self._flusher())]
         if self.canaries is not None:
             self._tasks.append(asyncio.create_task(self._canary_loop()))
 
     async def stop(self) -> None:
-        """Score what is queued (up to DRAIN_SECONDS), flush the counters, close the client and the store."""
+        """Score what is queued (up to DRAIN_SECONDS), flush the counters and the buffered writes (up to
+        DRAIN_SECONDS more: what the store still cannot take is logged with its ids), close the client and the
+        store."""
         if self.queue is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.queue.join(), DRAIN_SECONDS)
@@ -205,7 +266,13 @@ class Monitor:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await asyncio.to_thread(self._flush_counts)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while not await asyncio.to_thread(self.buffer.flush) and time.monotonic() < deadline:
+            await asyncio.sleep(BACKOFF[0])
+        for _ in range(2):  # the buffered writes, then the counts (which count what was abandoned)
+            if self.buffer.pending:
+                await asyncio.to_thread(self.buffer.abandon, "the monitor stopped while the store was unavailable")
+            await asyncio.to_thread(self._flush_counts)
         if self.session is not None:
             await self.session.close()
         self.store.close()
@@ -227,40 +294,84 @@ class Monitor:
         return judge_exchange(exchange, self.baseline)
 
     async def _worker(self) -> None:
+        """Take what is queued (up to SCORE_BATCH), score it in a thread, raise its alarms in order."""
         assert self.queue is not None
         while True:
-            exchange = await self.queue.get()
+            batch = [await self.queue.get()]
+            while len(batch) < SCORE_BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
             try:
-                for fired in await asyncio.to_thread(self._score, exchange):
+                for fired in await asyncio.to_thread(self._score, batch):
                     await self._alarm(fired)
-            except Exception:  # a bug must not stop scoring: log it with the exchange and go on
-                log.exception("twofaced monitor: scoring exchange %s failed", exchange.id)
+            except Exception:  # a bug must not stop scoring: log it with the exchanges and go on
+                log.exception("twofaced monitor: scoring exchanges %s failed", ", ".join(e.id for e in batch))
             finally:
-                self.queue.task_done()
+                for _ in batch:
+                    self.queue.task_done()
                 self.metrics.queue_depth.set(self.queue.qsize())
 
-    def _score(self, exchange: Exchange) -> list[_Fired]:
-        """In the worker thread: judge, update the signals, store all of it in one transaction."""
-        judged = self.judge(exchange)
-        row, verdicts = rows(exchange, judged, redact=self.config.redact)
+    def _score(self, batch: list[Exchange]) -> list[_Fired]:
+        """In the worker thread: judge each exchange and update the signals with it, in arrival order (an alarm
+        fires at the same exchange, with the same trace, as if each were scored alone); then store the batch in
+        one transaction with the states after its last exchange (``WriteBuffer.write_exchanges``)."""
         fired: list[_Fired] = []
-        states = []
+        writes = []
+        for exchange in batch:
+            _yield()
+            try:
+                judged = self.judge(exchange)
+                row, verdicts = rows(exchange, judged, redact=self.config.redact)
+                with self.lock:
+                    states = self._observe(exchange, judged, fired)
+            except Exception:  # a bug must not lose the rest of the batch: log it with the exchange and go on
+                log.exception("twofaced monitor: scoring exchange %s failed", exchange.id)
+                continue
+            writes.append(Write.exchanges(f"exchange {exchange.id}", [(row, verdicts)], states))
         with self.lock:
-            if exchange.route == "upstream" and judged.refused is not None:
-                directions = self.signal.observe(judged.refused, exchange.id)
-                status = self.signal.status(self.config.alpha) if directions else {}
-                for d in directions:
-                    trace = list(self.signal.excursions[d])
-                    fired.append(_Fired(SIGNAL, d, status, trace, [t["exchange_id"] for t in trace]))
-                states.append((SIGNAL, self._state(SIGNAL)))
-            self.mix.observe(judged.harmful, judged.category)
-            states.append((MIX, self._state(MIX)))
-            if exchange.model:
-                self.last_model = exchange.model
             self._publish()
-        self._retrying(f"exchange {exchange.id}", self.store.add_exchanges, [(row, verdicts)], states)
-        self.metrics.scored.inc()
+        self.buffer.write_exchanges(writes)
+        self.metrics.scored.inc(len(writes))
         return fired
+
+    def _observe(self, exchange: Exchange, judged: Judged, fired: list[_Fired]) -> list[tuple[str, dict[str, Any]]]:
+        """Under the lock: one judged exchange into the signals it feeds; appends what it fires to ``fired`` and
+        returns the states after it (of the signals it moved)."""
+        states = []
+        if exchange.route in LIVE_ROUTES and judged.refused is not None:
+            directions = self.signal.observe(judged.refused, exchange.id)
+            status = self.signal.status(self.config.alpha) | {"model": exchange.model} if directions else {}
+            for d in directions:
+                trace = list(self.signal.excursions[d])
+                fired.append(_Fired(SIGNAL, d, status, trace, [t["exchange_id"] for t in trace]))
+            states.append((SIGNAL, self._state(SIGNAL)))
+        self.mix.observe(judged.harmful, judged.category)
+        states.append((MIX, self._state(MIX)))
+        if self.probe is not None and self.config.probe_rate is not None and exchange.route in LIVE_ROUTES:
+            self._observe_probe(exchange, fired)
+            states.append((PROBE, self._state(PROBE)))
+        if exchange.model:
+            self.last_model = exchange.model
+        return states
+
+    def _observe_probe(self, exchange: Exchange, fired: list[_Fired]) -> None:
+        """Under the lock: a live exchange into the probe signal (no reading: counted missing, and said once)."""
+        assert self.probe is not None
+        if exchange.probe is None:
+            self.probe.missing += 1
+            self.metrics.probe_exchanges.labels("missing").inc()
+            if self.probe.n == 0 and not self._probe_warned:
+                self._probe_warned = True
+                log.warning("twofaced monitor: exchange %s carried no probe reading: %s", exchange.id, NO_PROBE)
+            return
+        self.metrics.probe_exchanges.labels(str(exchange.probe.flagged).lower()).inc()
+        directions = self.probe.observe(exchange.probe, exchange.id)
+        status = self.probe.status(self.config.alpha) | {"model": exchange.model} if directions else {}
+        for d in directions:
+            trace = list(self.probe.excursions[d])
+            fired.append(_Fired(PROBE, d, status, trace, [t["exchange_id"] for t in trace]))
 
     # --- canary pairs --------------------------------------------------------------------------------------
     async def _canary_loop(self) -> None:
@@ -302,7 +413,7 @@ class Monitor:
                 self.canary.failed += 1
                 self.canary.cursor += 1
                 state = self._state(CANARY)
-            await asyncio.to_thread(self._retrying, "the canary state", self.store.save_state, CANARY, state)
+            await asyncio.to_thread(self.buffer.write, Write("the canary state", call=_save_state(CANARY, state)))
             return []
         fired = await asyncio.to_thread(self._score_pair, pair, model, dict(zip(CONDITIONS, answers, strict=True)))
         for f in fired:
@@ -328,7 +439,8 @@ class Monitor:
                 self.canary.unjudged += 1
             else:
                 directions = self.canary.observe(not refused[0], not refused[1], pair.pair_id, ids)
-                status = self.canary.status(self.config.alpha, self.baseline.pairs) if directions else {}
+                status = (self.canary.status(self.config.alpha, self.baseline.pairs) | {"model": model}
+                          if directions else {})
                 for d in directions:
                     trace = list(self.canary.excursions[d])
                     fired.append(_Fired(CANARY, d, status, trace, [i for t in trace for i in t["exchange_ids"]]))
@@ -336,37 +448,28 @@ class Monitor:
             self._publish()
         discordant = None not in refused and refused[0] != refused[1]
         scored = [rows(exchanges[c], judged[c], redact=self.config.redact, flagged=discordant) for c in CONDITIONS]
-        self._retrying(f"canary pair {pair.pair_id}", self.store.add_exchanges, scored, [(CANARY, state)])
+        self.buffer.write(Write.exchanges(f"canary pair {pair.pair_id}", scored, [(CANARY, state)]))
         self.metrics.canary_pairs.inc()
         return fired
-
-    def _retrying(self, what: str, write: Any, *args: Any) -> Any:
-        for pause in (*RETRIES, None):
-            try:
-                return write(*args)
-            except SQLAlchemyError as exc:
-                if pause is None:
-                    self.metrics.store_failures.inc()
-                    log.error("twofaced monitor: store write failed for %s after %d tries: %s; it is NOT stored",
-                              what, len(RETRIES) + 1, str(getattr(exc, "orig", exc)).splitlines()[0])
-                    return None
-                time.sleep(pause)
-        return None
 
     # --- alarms and incidents ------------------------------------------------------------------------------
     async def _alarm(self, fired: _Fired) -> None:
         c = self.config
         self.metrics.alarms.labels(fired.signal, fired.direction).inc()
         message = alert_line(None, fired.direction, fired.status, c.policy, signal=fired.signal)
-        incident_id = await asyncio.to_thread(
-            self._retrying, f"the incident of a {fired.signal} {fired.direction} alarm",
-            lambda: self.store.open_incident(
+        key = (fired.signal, fired.direction)
+        self._placeholder -= 1
+        placeholder = self._placeholder
+        self.open[placeholder] = key  # the policy applies now, even while the store cannot take the incident
+        stored, incident_id = await asyncio.to_thread(self.buffer.write, Write(
+            f"the incident of a {fired.signal} {fired.direction} alarm", tuple(fired.exchange_ids),
+            call=lambda store: store.open_incident(
                 signal=fired.signal, direction=fired.direction, policy=c.policy, summary=fired.status,
-                trace=fired.trace, exchange_ids=fired.exchange_ids, message=message))
+                trace=fired.trace, exchange_ids=fired.exchange_ids, message=message),
+            on_done=lambda stored_id: self._incident_stored(placeholder, stored_id, key), keep=True))
         message = alert_line(incident_id, fired.direction, fired.status, c.policy, signal=fired.signal)
-        log.warning(message)
-        if incident_id is not None:
-            self.open[incident_id] = (fired.signal, fired.direction)
+        log.warning(message if stored else f"{message} (the store is unavailable: the incident is written when it "
+                    "is back)")
         self._publish()
         if c.webhook and self.session is not None:
             payload = {"event": "twofaced.monitor.alarm", "incident": incident_id, "signal": fired.signal,
@@ -374,6 +477,19 @@ class Monitor:
                        "status": fired.status, "exchange_ids": fired.exchange_ids, "time": time.time()}
             if not await post_webhook(self.session, c.webhook, payload):
                 self.metrics.webhook_failures.inc()
+
+    def _incident_stored(self, placeholder: int, incident_id: int, key: tuple[str, str]) -> None:
+        """From the thread that stored the incident: swap its placeholder id for the stored one, on the loop."""
+
+        def swap() -> None:
+            if self.open.pop(placeholder, None) is not None:
+                self.open[incident_id] = key
+            self._publish()
+
+        if self._loop is None or self._loop.is_closed():
+            swap()
+        else:
+            self._loop.call_soon_threadsafe(swap)
 
     async def ack(self, incident_id: int) -> dict[str, Any]:
         """Acknowledge an incident (ConfigError for an unknown id) and apply it at once."""
@@ -384,23 +500,47 @@ class Monitor:
     async def _acked(self, incident_id: int, key: tuple[str, str]) -> None:
         self.open.pop(incident_id, None)
         name, direction = key
-        signal = {SIGNAL: self.signal, CANARY: self.canary}.get(name)
+        signal = {SIGNAL: self.signal, CANARY: self.canary, PROBE: self.probe}.get(name)
         if key not in self.open.values() and signal is not None and direction in signal.detectors:
             with self.lock:
                 signal.reset(direction)
                 state = self._state(name)
                 self._publish()
-            await asyncio.to_thread(self._retrying, "the detector state after an ack", self.store.save_state,
-                                    name, state)
+            await asyncio.to_thread(self.buffer.write, Write(f"the {name} state after an ack",
+                                                             call=_save_state(name, state)))
         self._publish()
         log.warning("twofaced monitor: incident %s acknowledged; %s %s detector reset%s", incident_id, name,
                     direction, "; traffic back to the upstream" if self.config.policy == "rollback"
                     and not self.open else "")
 
     def _flush_counts(self) -> None:
+        """Add the unscored and dropped counts since the last call to the store's counters. They are sums, so
+        while writes wait in the buffer they wait here instead (never taking a place an exchange could have)."""
+        if self.buffer.pending:
+            return
         delta, self._unflushed = self._unflushed, 0
-        if delta:
-            self._retrying("the unscored count", self.store.add_counts, {"unscored": delta})
+        dropped, self._dropped_flushed = self.buffer.dropped - self._dropped_flushed, self.buffer.dropped
+        if delta or dropped:
+            counts = {"unscored": delta, "store_dropped": dropped}
+            self.buffer.write(Write("the unscored and dropped counts", call=lambda store: store.add_counts(counts)))
+
+    async def _flusher(self) -> None:
+        """Write buffered writes while the store takes them; wait longer after each failed try (BACKOFF)."""
+        wait = BACKOFF[0]
+        while True:
+            if not self.buffer.pending:
+                await asyncio.sleep(IDLE_TICK)
+                continue
+            try:
+                flushed = await asyncio.to_thread(self.buffer.flush)
+            except Exception:  # a bug must not stop the flusher: log it and try again later
+                log.exception("twofaced monitor: flushing the store buffer failed")
+                flushed = False
+            if flushed:
+                wait = BACKOFF[0]
+            else:
+                await asyncio.sleep(wait)
+                wait = min(2 * wait, BACKOFF[1])
 
     async def _poll(self) -> None:
         """Every ``poll_seconds``: write the unscored count, and pick up incidents acked or opened elsewhere."""
@@ -414,8 +554,19 @@ class Monitor:
                 log.warning("twofaced monitor: cannot read the store (%s); will retry", type(exc).__name__)
                 continue
             now_open = {i["id"]: (i["signal"], i["direction"]) for i in stored}
-            for incident_id, key in before.items():
-                if incident_id not in now_open and incident_id in self.open:
+            for incident_id, key in before.items():  # a placeholder (< 0) is not stored yet: not acked
+                if incident_id > 0 and incident_id not in now_open and incident_id in self.open:
                     await self._acked(incident_id, key)
             self.open.update(now_open)
             self._publish()
+
+
+def _probe_signal(p0: float, shift: float, false_alarm_every: float) -> ProbeSignal:
+    try:
+        return ProbeSignal.create(p0, shift, false_alarm_every)
+    except ConfigError as exc:
+        raise ConfigError(f"--probe-rate {p0:g}: {exc}") from None
+
+
+def _save_state(name: str, state: dict[str, Any]) -> Callable[[MonitorStore], None]:
+    return lambda store: store.save_state(name, state)

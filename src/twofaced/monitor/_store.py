@@ -37,6 +37,7 @@ exchanges = sa.Table(
     sa.Column("request", sa.Text), sa.Column("response", sa.Text), sa.Column("request_sha256", sa.String(64)),
     sa.Column("harmful", sa.Boolean), sa.Column("canary", sa.Boolean), sa.Column("pair_id", sa.String(32)),
     sa.Column("condition", sa.String(16)), sa.Column("flagged", sa.Boolean),
+    sa.Column("probe_score", sa.Float), sa.Column("probe_flagged", sa.Boolean),
 )
 verdicts = sa.Table(
     "verdicts", _meta,
@@ -137,13 +138,15 @@ class MonitorStore:
 
     def add_exchanges(self, scored: list[tuple[dict[str, Any], list[dict[str, Any]]]],
                       states: list[tuple[str, dict[str, Any]]]) -> None:
-        """Exchanges with their verdicts (a canary pair: both halves) and the states of every signal they moved,
-        in one transaction."""
+        """Exchanges with their verdicts (a canary pair: both halves; the scoring worker's batch) and the states of
+        every signal they moved, in one transaction. The rows go in one executemany per table: every exchange row
+        has the same keys (``_exchange.rows``), and so has every verdict row."""
         with self.engine.begin() as conn:
-            for exchange, verdict_rows in scored:
-                conn.execute(exchanges.insert().values(**exchange))
+            if scored:
+                conn.execute(exchanges.insert(), [exchange for exchange, _ in scored])
+                verdict_rows = [{"exchange_id": exchange["id"], **v} for exchange, vs in scored for v in vs]
                 if verdict_rows:
-                    conn.execute(verdicts.insert(), [{"exchange_id": exchange["id"], **v} for v in verdict_rows])
+                    conn.execute(verdicts.insert(), verdict_rows)
             for signal, state in states:
                 self._put_state(conn, signal, state)
 
@@ -253,7 +256,9 @@ def open_monitor_store(url: str, *, create: bool = True) -> MonitorStore:
             raise ConfigError(f"--store {url}: no monitor store there; give the URL 'twofaced monitor serve' used")
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = sa.create_engine(parsed, pool_pre_ping=True)
+        # a server that does not answer fails a write in seconds (then it is buffered) instead of holding it
+        connect_args = {"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {}
+        engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         raise ConfigError(f"--store {_shown(parsed)}: its database driver is not installed ({exc}); "
                           "pip install 'twofaced[monitor]'") from None
