@@ -8,10 +8,12 @@ Tables and JSON go to stdout, progress and messages to stderr, so ``--json`` out
 from . import (  # noqa: F401  (each registers its commands on the app)
     _analysis,
     _awareness,
+    _bench,
     _export,
     _import,
     _judge,
     _monitor,
+    _noise,
     _organism,
     _probe,
     _report,

@@ -23,7 +23,7 @@ def _z(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
-def wilson(successes: int, n: int, confidence: float = 0.95) -> Interval:
+def wilson(successes: float, n: int, confidence: float = 0.95) -> Interval:
     """Wilson score interval for ``successes / n``; ``n == 0`` gives the uninformative [0, 1] around nan."""
     if n < 0 or not 0 <= successes <= max(n, 0):
         raise ValueError(f"need 0 <= successes <= n, got {successes}/{n}")
