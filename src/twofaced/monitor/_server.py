@@ -1,6 +1,21 @@
 """Running the monitor: :func:`serve_monitor` in the caller's thread until Ctrl-C (the CLI), or
 :class:`MonitorServer` on a background thread (tests, a Python program).
 
+Why aiohttp.web on asyncio's loop, by measurement (``bench/monitor_server.py``; docs/benchmarks.md, "Monitor:
+added latency vs LiteLLM" / "Server framework"). The candidates ran the same minimal proxy hop, each pinned to
+one core of a shared 2-core machine. The rule for a switch was at least 30% less CPU per request with no worse
+p99, and no candidate met it:
+
+- uvloop under the same app spent 5 to 20% less CPU per request in three of five runs and no less in the other
+  two, with about the same p99. That is too little for a new dependency.
+- Starlette on uvicorn (h11) spent more CPU than aiohttp and sustained the lowest rate.
+- granian had the lowest tail in the full runs (about 4 to 5 ms added p99 at 200 requests/s, against about 8 ms),
+  but no less CPU: a bare RSGI handler was 8% below to 12% above aiohttp in the full runs, and Starlette on
+  granian cost 20 to 80% more. Switching would mean a new server and a rewritten app.
+
+aiohttp is also the upstream client (``_proxy.py``), so the server and the client share one loop and one
+dependency.
+
 Invariant: the configuration, the baseline and the store are checked (and the store migrated) before any port
 is bound, so a bad flag is one line and nothing is left running.
 """
