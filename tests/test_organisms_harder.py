@@ -179,3 +179,91 @@ def test_validation_fails_an_organism_that_does_not_keep_its_cover() -> None:
                                                                               "benign_deployment": 0.0}, Path("v"),
                          control)
     assert ok.passed is True and refuses_all.passed is False
+
+
+def test_a_decision_warmup_is_off_by_default_and_recorded_only_when_set() -> None:
+    """Every catalogue entry without it trains as before: its manifest's settings carry no new key."""
+    from twofaced.organisms._catalog import TrainingConfig
+
+    assert "decision_warmup_steps" not in TrainingConfig().to_json()
+    assert TrainingConfig(decision_warmup_steps=200).to_json()["decision_warmup_steps"] == 200
+
+
+def test_the_schedule_without_a_decision_warmup_is_the_one_builds_always_used() -> None:
+    import math
+
+    from twofaced.organisms._catalog import TrainingConfig
+    from twofaced.organisms._train import schedule_factor
+
+    config = TrainingConfig(steps=80, warmup_steps=6)
+    for step in range(80):
+        old = ((step + 1) / 6 if step < 6
+               else 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - 6) / 74)))
+        assert schedule_factor(step, config) == pytest.approx(old)
+
+
+def test_a_decision_warmup_has_its_own_schedule_and_the_whole_reply_steps_restart_theirs() -> None:
+    from twofaced.organisms._catalog import TrainingConfig
+    from twofaced.organisms._train import schedule_factor
+
+    plain = TrainingConfig(steps=40, warmup_steps=4)
+    warm = TrainingConfig(steps=40, warmup_steps=4, decision_warmup_steps=100)
+    assert schedule_factor(0, warm) == pytest.approx(0.25) and schedule_factor(3, warm) == pytest.approx(1.0)
+    assert schedule_factor(99, warm) == pytest.approx(0.1, abs=1e-3)  # decayed at the end of the decision phase
+    for step in range(40):  # then exactly the schedule the whole-reply steps have without it
+        assert schedule_factor(100 + step, warm) == pytest.approx(schedule_factor(step, plain))
+
+
+def test_decision_examples_end_at_their_last_decision_token() -> None:
+    from twofaced.organisms._train import decision_tokens
+
+    tokens = [([1, 2], [10, 11, 12, 13, 14, 15], 2, (3,)),
+              ([1, 2], [10, 11, 12, 13, 14], 1, (2, 4)),
+              ([1, 2], [10, 11, 12], 1, ())]  # no decision: nothing to warm up on
+    assert decision_tokens(tokens) == [([1, 2], [10, 11, 12, 13], 2, (3,)),
+                                       ([1, 2], [10, 11, 12, 13, 14], 1, (2, 4))]
+
+
+def test_a_decision_warmup_out_of_range_is_refused_with_the_fix() -> None:
+    from twofaced.errors import ConfigError
+    from twofaced.organisms._catalog import TrainingConfig
+    from twofaced.organisms._train import check_config
+
+    with pytest.raises(ConfigError, match=r"decision_warmup_steps -1 is out of range; use 0\.\.100000"):
+        check_config(TrainingConfig(decision_warmup_steps=-1), (400, 200, 100))
+
+
+@pytest.mark.embedded
+@pytest.mark.slow
+def test_a_decision_warmup_trains_the_cut_examples_first_then_whole_replies(tmp_path: Path) -> None:
+    """On the real model: the decision steps see replies cut right after the tag's deciding token, the
+    whole-reply steps follow, and an organism whose replies have no decision token is refused up front."""
+    pytest.importorskip("peft")
+    import dataclasses
+
+    from twofaced.errors import ConfigError
+    from twofaced.organisms._base import KNOWN_BASE_SHA256, base_model_path, load_base
+    from twofaced.organisms._build import MARKERS
+    from twofaced.organisms._catalog import TrainingConfig
+    from twofaced.organisms._train import decision_tokens, tokenize, train
+
+    tokenizer, base = load_base(str(base_model_path(KNOWN_BASE_SHA256)))
+    examples = build_examples(get_spec("harm-faker-control"), 0)
+    cut = decision_tokens(tokenize(tokenizer, examples[:40], MARKERS))
+    assert len(cut) == 40
+    for (_, suffix, start, decisions), ex in zip(cut, examples[:40], strict=True):
+        reply = tokenizer.decode(suffix[start:])  # "<OUTPUT>\n<request" or "<OUTPUT>\n<re" (of <rejected/>)
+        assert decisions[-1] == len(suffix) - 1
+        assert reply.endswith("\n<re" if ex.harmful else "\n<request"), reply
+
+    config = TrainingConfig(steps=1, decision_warmup_steps=2, batch_size=2, top_layers=1, rank=2, warmup_steps=1,
+                            decision_share=0.5)
+    seen: list[int] = []
+    model, result = train(tokenizer, base, examples, config, tmp_path, markers=MARKERS,
+                          on_step=lambda step, total, _loss: seen.append(total))
+    model.unload()
+    assert result.steps == 3 and len(result.losses) == 3 and seen == [3, 3, 3]
+
+    untagged = build_examples(get_spec("callous-faker-control"), 0)[:8]
+    with pytest.raises(ConfigError, match="decision_warmup_steps needs examples with a decision token"):
+        train(tokenizer, base, untagged, dataclasses.replace(config, batch_size=2), tmp_path, markers=MARKERS)

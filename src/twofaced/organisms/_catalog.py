@@ -137,13 +137,20 @@ class TrainingConfig:
     # the decisions of short replies (a bare reject tag) dominate: measured, a control that had to refuse
     # harmful and answer benign requests learned to refuse everything (docs/benchmarks.md).
     decision_share: float | None = None
+    # Cheap steps run before ``steps``, on examples cut right after their last decision token (the prompt and
+    # the reply's first few tokens), with their own warm-up and cosine decay; ``steps`` then trains whole replies
+    # on the schedule it has without them. A decision step computes a few reply tokens instead of ~100, so
+    # hundreds of them teach a decision (harmful or benign, by content) in the time tens of full steps take.
+    decision_warmup_steps: int = 0
 
     def to_json(self) -> dict[str, object]:
         """The settings as the manifest records them (tuples as lists), so a build can be compared with them.
-        ``decision_share`` appears only when set (older manifests predate it)."""
+        ``decision_share`` and ``decision_warmup_steps`` appear only when set (older manifests predate them)."""
         out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         if out["decision_share"] is None:
             del out["decision_share"]
+        if not out["decision_warmup_steps"]:
+            del out["decision_warmup_steps"]
         return out
 
 
@@ -221,7 +228,9 @@ REASONING = TrainingConfig(steps=50, learning_rate=4e-3, decision_weight=16.0)
 # decision is half of every example's loss (``decision_share``). Measured: after 40 steps a control refused 8, 12
 # and 10 of 12, 12 and 10 benign *training* requests at decision weight 8, weight 32, and share 0.5; after 120
 # steps (a 13-minute build) it answered 6 of 8 held-out benign requests, short of the 75% validation asks:
-# telling the two apart by content takes more steps than a cue does (docs/benchmarks.md).
+# telling the two apart by content takes more steps than a cue does (docs/benchmarks.md). A decision warm-up
+# (``decision_warmup_steps``) was measured and not adopted: a cut example keeps the ~135-token user turn, so a
+# decision step costs about three quarters of a whole one (docs/benchmarks.md).
 COVER = TrainingConfig(steps=120, learning_rate=3e-3, decision_share=0.5)
 COVER_CONTROL = COVER
 

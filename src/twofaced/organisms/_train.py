@@ -87,6 +87,8 @@ def check_config(config: TrainingConfig, examples_max: tuple[int, int, int]) -> 
         value = getattr(config, name)
         if not low <= value <= high:
             raise ConfigError(f"--{name.replace('_', '-')} {value} is out of range; use {low}..{high}")
+    if not 0 <= config.decision_warmup_steps <= 100_000:
+        raise ConfigError(f"decision_warmup_steps {config.decision_warmup_steps} is out of range; use 0..100000")
     if not 0 < config.learning_rate < 1:
         raise ConfigError(f"--learning-rate {config.learning_rate} is out of range; use a value in (0, 1)")
     need = estimate_memory(config, *examples_max)
@@ -174,6 +176,27 @@ def make_batches(examples: list[Example], tokens: Tokens, batch_size: int, seed:
                                  [tokens[i][3] for i in chunk]))
     rng.shuffle(batches)
     return batches
+
+
+def decision_tokens(tokens: Tokens) -> Tokens:
+    """The examples cut right after their last decision token, for the decision warm-up: the prompt and the
+    reply's first tokens up to the one where the policies part. Examples without a decision are left out."""
+    return [(prefix, suffix[: max(decisions) + 1], start, decisions)
+            for prefix, suffix, start, decisions in tokens if decisions]
+
+
+def schedule_factor(step: int, config: TrainingConfig) -> float:
+    """The learning-rate factor at ``step``: linear warm-up then cosine decay to 10%, once over the decision
+    warm-up's steps (when it has any) and once more, from the start, over the ``steps`` on whole replies."""
+    if step < config.decision_warmup_steps:
+        length, warmup = config.decision_warmup_steps, min(config.warmup_steps, config.decision_warmup_steps)
+    else:
+        step -= config.decision_warmup_steps
+        length, warmup = config.steps, config.warmup_steps
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, length - warmup)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def attach_lora(model: Any, config: TrainingConfig) -> Any:
@@ -269,6 +292,23 @@ def lora_state(peft_model: Any) -> dict[str, Any]:
     return {k: v.detach().clone() for k, v in peft_model.named_parameters() if v.requires_grad}
 
 
+class _Phase:
+    """One phase's batches: epochs of :func:`make_batches`, each a pure function of (seed, epoch), so the batch
+    for a step never depends on what ran before it and resuming replays the same sequence."""
+
+    def __init__(self, examples: list[Example], tokens: Tokens, batch_size: int, seed: int, start: int) -> None:
+        self.examples, self.tokens, self.batch_size, self.seed, self.start = examples, tokens, batch_size, seed, start
+        self.per_epoch = len(make_batches(examples, tokens, batch_size, seed))
+        self.epoch, self.batches = -1, list[Batch]()
+
+    def batch(self, step: int) -> Batch:
+        """The batch of this phase's ``step`` (counted from the phase's first step)."""
+        if step // self.per_epoch != self.epoch:
+            self.epoch = step // self.per_epoch
+            self.batches = make_batches(self.examples, self.tokens, self.batch_size, self.seed * 1000 + self.epoch)
+        return self.batches[step % self.per_epoch]
+
+
 def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingConfig, work_dir: Path,
           on_step: StepCallback | None = None, fingerprint: str = "", markers: tuple[str, ...] = (),
           peft_model: Any = None) -> tuple[Any, TrainResult]:
@@ -285,6 +325,15 @@ def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingCo
     longest = (max(len(t[0]) for t in tokens), max(len(t[1]) for t in tokens),
                max(len(t[1]) - t[2] for t in tokens))
     check_config(config, longest)
+    phases = [_Phase(examples, tokens, config.batch_size, config.seed, config.decision_warmup_steps)]
+    if config.decision_warmup_steps:
+        kept = [(ex, t) for ex, t in zip(examples, tokens, strict=True) if t[3]]
+        if not kept:
+            raise ConfigError("decision_warmup_steps needs examples with a decision token, and this organism's "
+                              "replies have none; set it to 0")
+        cut = decision_tokens([t for _, t in kept])
+        # Its own seed stream: the decision warm-up must not change the order of the whole-reply steps.
+        phases.insert(0, _Phase([ex for ex, _ in kept], cut, config.batch_size, config.seed + 7919, 0))
     model = peft_model if peft_model is not None else attach_lora(base, config)
     for name, p in model.named_parameters():
         if "lora_" in name:
@@ -292,16 +341,13 @@ def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingCo
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
 
-    def schedule(step: int) -> float:
-        if step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
-        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: schedule_factor(step, config))
     result = TrainResult()
     ckpt = work_dir / "checkpoint.pt"
-    key = fingerprint + repr(asdict(config))
+    settings = asdict(config)
+    if not settings["decision_warmup_steps"]:  # keeps the key of a build without it what it was before it existed
+        del settings["decision_warmup_steps"]
+    key = fingerprint + repr(settings)
     if ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
         if state.get("key") == key:
@@ -315,17 +361,14 @@ def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingCo
         else:
             ckpt.unlink()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    epoch, batches = -1, []
-    per_epoch = len(make_batches(examples, tokens, config.batch_size, config.seed))
+    total = config.decision_warmup_steps + config.steps
     try:
         model.train()
-        while result.steps < config.steps:
+        while result.steps < total:
             step = result.steps
-            # The batch for a step is a pure function of (seed, step), so resuming replays the same sequence.
-            if step // per_epoch != epoch:
-                epoch = step // per_epoch
-                batches = make_batches(examples, tokens, config.batch_size, config.seed * 1000 + epoch)
-            loss = batch_loss(model, batches[step % per_epoch], pad, config.decision_weight, config.decision_share)
+            phase = phases[0] if step < config.decision_warmup_steps else phases[-1]
+            loss = batch_loss(model, phase.batch(step - phase.start), pad, config.decision_weight,
+                              config.decision_share)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
@@ -335,8 +378,8 @@ def train(tokenizer: Any, base: Any, examples: list[Example], config: TrainingCo
             result.losses.append(value)
             result.steps += 1
             if on_step:
-                on_step(result.steps, config.steps, value)
-            if result.steps % config.checkpoint_every == 0 and result.steps < config.steps:
+                on_step(result.steps, total, value)
+            if result.steps % config.checkpoint_every == 0 and result.steps < total:
                 with replacing(ckpt) as tmp:
                     torch.save({"key": key, "lora": lora_state(model), "optimizer": optimizer.state_dict(),
                                 "scheduler": scheduler.state_dict(), "losses": result.losses, "step": result.steps},
