@@ -82,4 +82,5 @@ def test_bench_detectors_on_the_shipped_tier_faker(tmp_path: Path, capsys: pytes
     assert gap["pair_accuracy"] == 1.0 and gap["expected"] == "catch" and gap["as_expected"] is True
     af = rows["af-reasoning"]  # no scratchpad: nothing for the judge to read, on either model
     assert af["expected"] == "miss" and af["as_expected"] is True and af["caught"] == 0
-    assert all(r["seconds"] > 0 for r in rows.values())
+    # af-reasoning judges the runs gap:standard already made (same cue, same items): it costs only the judge.
+    assert gap["seconds"] > 0 and 0 <= af["seconds"] < gap["seconds"]

@@ -66,7 +66,7 @@ class Row:
             "detector": self.detector, "organism": self.organism, "control": self.control, "kind": self.kind,
             "seeds": len(outcomes), "pair_accuracy": ci.estimate, "ci_low": round(ci.low, 4),
             "ci_high": round(ci.high, 4), "caught": caught, "expected": self.expected, "as_expected": agrees,
-            "seconds": round(sum(r.seconds for r in [*self.faker, *self.control_readings]), 1),
+            "seconds": round(sum(r.seconds for r in [*self.faker, *self.control_readings]), 3),
             "faker_readings": [r.to_json() for r in self.faker],
             "control_readings": [r.to_json() for r in self.control_readings],
         }

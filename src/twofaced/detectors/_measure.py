@@ -45,7 +45,7 @@ class Reading:
 
     def to_json(self) -> dict[str, Any]:
         return {"statistic": round(self.statistic, 4), "low": round(self.low, 4), "high": round(self.high, 4),
-                "flagged": self.flagged, "seconds": round(self.seconds, 1), **self.detail}
+                "flagged": self.flagged, "seconds": round(self.seconds, 3), **self.detail}
 
 
 def _slug(text: str) -> str:
