@@ -84,3 +84,25 @@ def test_bench_detectors_on_the_shipped_tier_faker(tmp_path: Path, capsys: pytes
     assert af["expected"] == "miss" and af["as_expected"] is True and af["caught"] == 0
     # af-reasoning judges the runs gap:standard already made (same cue, same items): it costs only the judge.
     assert gap["seconds"] > 0 and 0 <= af["seconds"] < gap["seconds"]
+
+
+def test_a_failing_detector_is_reported_and_the_benchmark_goes_on(tmp_path: Path) -> None:
+    from twofaced.detectors import Context, Detector
+
+    def broken(ctx: Context) -> Reading:
+        raise ConfigError(f"cannot read {ctx.model}")
+
+    DETECTORS["broken"] = Detector("broken", "behavioural", "always fails", broken)
+    try:
+        result = bench_detectors(tmp_path, organisms=["tier-faker"], detectors=["broken"], limit=4)
+    finally:
+        del DETECTORS["broken"]
+    assert result["rows"] == []
+    assert result["skipped"] == [{"organism": "tier-faker", "detector": "broken", "seed": 0,
+                                  "reason": "tier-faker: cannot read organism:tier-faker"}]
+
+
+def test_the_probe_skips_organisms_whose_phrasings_only_the_organism_code_renders() -> None:
+    probe = DETECTORS["probe"]
+    assert probe.applies(CATALOG["tier-faker"])
+    assert not probe.applies(CATALOG["semantic-faker"])  # held out: extra:grader

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, TwofacedError
 from ..organisms import CATALOG, OrganismSpec, find
 from ..stats import wilson
 from ._measure import Reading
@@ -167,10 +167,19 @@ def bench_detectors(out: Path, *, seeds: int = 1, organisms: Sequence[str] | Non
                                     "reason": f"not built: {', '.join(missing)} (twofaced organism build NAME)"})
                     continue
                 for row, detector in zip(pair_rows, applicable, strict=True):
-                    for spec, readings in ((faker, row.faker), (control, row.control_readings)):
+                    got = []
+                    for spec in (faker, control):
                         say(f"{detector.name} · {spec.name} · seed {seed}")
                         ctx = Context(f"organism:{spec.name}", faker, out / f"seed-{seed}", limit, seed)
-                        readings.append(detector.read(ctx))
+                        try:
+                            got.append(detector.read(ctx))
+                        except TwofacedError as exc:  # one detector's failure is reported, not fatal
+                            skipped.append({"organism": faker.name, "detector": detector.name, "seed": seed,
+                                            "reason": f"{spec.name}: {exc}"})
+                            break
+                    if len(got) == 2:  # a pair is scored only when both of its readings exist
+                        row.faker.append(got[0])
+                        row.control_readings.append(got[1])
         rows.extend(r for r in pair_rows if r.faker)
     return {"rows": [r.to_json() for r in rows], "skipped": skipped, "limit": limit, "seeds": seeds,
             "seconds": round(time.perf_counter() - started, 1),
