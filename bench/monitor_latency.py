@@ -28,81 +28,35 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import psutil  # type: ignore[import-untyped,unused-ignore]
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-from _loopback import Point, Pool, http_request, new_loop, open_loop, quantile  # noqa: E402
+from _latency import (  # noqa: E402
+    Points,
+    Target,
+    free_port,
+    get,
+    ms,
+    pin_cores,
+    pinned,
+    ramp,
+    start_stub,
+    stop,
+    sustained,
+    wait_http,
+)
+from _loopback import Point, quantile  # noqa: E402
 
-MESSAGES = [{"role": "user", "content": "Explain how a pin tumbler lock works, briefly."}]
 MASTER_KEY = "sk-bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pinned(cmd: list[str], cpu: int | None) -> list[str]:
-    return ["taskset", "-c", str(cpu), *cmd] if cpu is not None and shutil.which("taskset") else cmd
-
-
-def _get(url: str, headers: dict[str, str] | None = None, timeout: float = 2.0) -> bytes:
-    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as r:
-        return bytes(r.read())
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float, what: str,
-               headers: dict[str, str] | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with status {proc.returncode} before answering {url}")
-        try:
-            _get(url, headers)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{what} did not answer {url} within {seconds:.0f} s")
-
-
-@dataclass
-class Target:
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-    headers: dict[str, str] | None = None
-
-    def cpu(self) -> float:
-        """User+system CPU seconds of the process and its children so far (0 for the direct path)."""
-        if self.proc is None:
-            return 0.0
-        try:
-            p = psutil.Process(self.proc.pid)
-            procs = [p, *p.children(recursive=True)]
-            return sum(t.user + t.system for t in (q.cpu_times() for q in procs))
-        except psutil.Error:
-            return float("nan")
-
-
-def start_stub(cpu: int | None) -> tuple[subprocess.Popen[bytes], int]:
-    proc = subprocess.Popen(_pinned([sys.executable, str(BENCH / "_loopback.py"), "--port", "0"], cpu),
-                            stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    return proc, int(json.loads(proc.stdout.readline())["port"])
 
 
 def make_baseline(directory: Path) -> Path:
@@ -114,17 +68,17 @@ def make_baseline(directory: Path) -> Path:
 
 
 def start_monitor(stub: int, tmp: Path, cpu: int | None, log: Path) -> Target:
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "twofaced.cli", "monitor", "serve", "--upstream", f"http://127.0.0.1:{stub}/v1",
            "--baseline", str(make_baseline(tmp / "baseline")), "--store", f"sqlite:///{tmp / 'monitor.sqlite'}",
            "--port", str(port)]
-    proc = subprocess.Popen(_pinned(cmd, cpu), stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    _wait_http(f"http://127.0.0.1:{port}/healthz", proc, 60, "twofaced monitor serve")
+    proc = subprocess.Popen(pinned(cmd, cpu), stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    wait_http(f"http://127.0.0.1:{port}/healthz", proc, 60, "twofaced monitor serve")
     return Target("monitor", port, proc)
 
 
 def start_litellm(python: str, stub: int, tmp: Path, cpu: int | None, log: Path) -> Target:
-    port = _free_port()
+    port = free_port()
     config = tmp / "litellm.yaml"
     config.write_text(
         "model_list:\n  - model_name: stub\n    litellm_params:\n      model: openai/stub\n"
@@ -134,15 +88,15 @@ def start_litellm(python: str, stub: int, tmp: Path, cpu: int | None, log: Path)
     env = os.environ | {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MASTER_KEY": MASTER_KEY,
                         "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
     cmd = [litellm, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
-    proc = subprocess.Popen(_pinned(cmd, cpu), stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
-    _wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, 180, "litellm")
+    proc = subprocess.Popen(pinned(cmd, cpu), stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+    wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, 180, "litellm")
     return Target("litellm", port, proc, {"Authorization": f"Bearer {MASTER_KEY}"})
 
 
 def monitor_state(port: int) -> dict[str, float]:
-    health = json.loads(_get(f"http://127.0.0.1:{port}/healthz"))
+    health = json.loads(get(f"http://127.0.0.1:{port}/healthz"))
     scored = 0.0
-    for line in _get(f"http://127.0.0.1:{port}/metrics").decode().splitlines():
+    for line in get(f"http://127.0.0.1:{port}/metrics").decode().splitlines():
         if line.startswith("twofaced_monitor_exchanges_scored_total"):
             scored = float(line.split()[-1])
     return {"unscored": health["unscored"], "queue": health["queue"], "scored": scored}
@@ -159,27 +113,20 @@ class Row:
     added: tuple[float, float, float] | None = None  # p50, p99, first byte p50 minus direct's
 
     def ok(self, bound_ms: float) -> bool:
-        p = self.point
-        return p.errors == 0 and p.achieved >= 0.95 * p.rate and 1000 * quantile(p.latency, 0.99) <= bound_ms
+        return sustained(self.point, bound_ms)
 
 
 class Bench:
     def __init__(self, seconds: float, bound_ms: float) -> None:
         self.seconds, self.bound_ms = seconds, bound_ms
-        self.loop = new_loop()
-        self.pools: dict[str, Pool] = {}
+        self.points = Points()
         self.rows: list[Row] = []
 
     def measure(self, target: Target, kind: str, rate: float, *, seconds: float | None = None,
                 keep: bool = True) -> Row:
-        pool = self.pools.setdefault(target.name, Pool(target.port))
-        body: dict[str, Any] = {"model": "stub", "messages": MESSAGES}
-        if kind == "stream":
-            body["stream"] = True
-        request = http_request(target.port, "/v1/chat/completions", json.dumps(body).encode(), target.headers)
         before_state = monitor_state(target.port) if target.name == "monitor" else None
         cpu0 = target.cpu()
-        point = self.loop.run_until_complete(open_loop(pool, request, rate, seconds or self.seconds))
+        point = self.points.run(target, kind, rate, seconds or self.seconds)
         row = Row(target.name, kind, rate, point)
         if before_state is not None:  # the CPU of scoring what was queued counts too
             row.scoring = self._scoring(target.port, before_state, len(point.latency))
@@ -207,7 +154,6 @@ class Bench:
 
     def line(self, row: Row) -> str:
         p = row.point
-        ms = lambda v: f"{1000 * v:.2f}"  # noqa: E731
         added = "" if row.added is None else " | ".join(ms(a) for a in row.added)
         cpu = "-" if row.cpu_ms is None else f"{row.cpu_ms:.2f}"
         return (f"| {row.path} | {row.kind} | {row.rate:.0f} | {p.achieved:.0f} | {len(p.latency)} | {p.errors} | "
@@ -217,23 +163,16 @@ class Bench:
 
     def ramp(self, target: Target, passed_200: bool, max_rate: float) -> Row | None:
         """Highest rate with :meth:`Row.ok`: x1.5 steps from 200 (or from 10 when 200 failed), then one step back."""
-        rate = 300.0 if passed_200 else 10.0
-        best: Row | None = None
-        failed: float | None = None
-        if passed_200:
-            best = next(r for r in self.rows if r.path == target.name and r.kind == "plain" and r.rate == 200)
-        while rate <= max_rate:
+        def step(rate: float) -> tuple[bool, Row]:
             row = self.measure(target, "plain", rate)
-            if not row.ok(self.bound_ms):
-                failed = rate
-                break
-            best, rate = row, rate * 1.5
-        if failed is not None and best is not None:
-            middle = round((best.rate * failed) ** 0.5)
-            row = self.measure(target, "plain", middle)
-            if row.ok(self.bound_ms):
-                best = row
-        return best
+            return row.ok(self.bound_ms), row
+
+        known: tuple[float, Row] | None = None
+        if passed_200:
+            row = next(r for r in self.rows if r.path == target.name and r.kind == "plain" and r.rate == 200)
+            known = (row.rate, row)
+        best = ramp(step, 300.0 if passed_200 else 10.0, 1.5, max_rate, known)
+        return None if best is None else best[1]
 
 
 HEADER = ("| path | kind | offered rps | achieved rps | answers | errors | p50 ms | p99 ms | first byte p50 ms | "
@@ -252,10 +191,7 @@ def _litellm_python(given: str | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    pin = not args.no_pin and (os.cpu_count() or 1) >= 2
-    gen_cpu, proxy_cpu = (0, 1) if pin else (None, None)
-    if pin:
-        os.sched_setaffinity(0, {0})
+    pin, gen_cpu, proxy_cpu = pin_cores(args.no_pin)
     tmp = Path(tempfile.mkdtemp(prefix="twofaced-monitor-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -316,13 +252,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                           "added_ms": None if r.added is None else [1000 * a for a in r.added],
                           "cpu_ms": r.cpu_ms, "scoring": r.scoring} for r in bench.rows]}
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in reversed(procs):
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

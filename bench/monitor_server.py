@@ -47,8 +47,20 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from _loopback import Point, Pool, http_request, new_loop, open_loop, quantile  # noqa: E402
-from monitor_latency import MESSAGES, Target, _free_port, _pinned, _wait_http, start_stub  # noqa: E402
+from _latency import (  # noqa: E402
+    Points,
+    Target,
+    free_port,
+    ms,
+    pin_cores,
+    pinned,
+    ramp,
+    start_stub,
+    stop,
+    sustained,
+    wait_http,
+)
+from _loopback import Point, new_loop, quantile  # noqa: E402
 
 UPSTREAM_ENV = "BENCH_MONITOR_SERVER_UPSTREAM"  # the stub's /v1 URL, for the granian workers
 HTTPTOOLS = importlib.util.find_spec("httptools") is not None
@@ -188,7 +200,7 @@ def candidates() -> dict[str, str]:
 
 
 def start(name: str, upstream: str, cpu: int | None, log: Path) -> Target:
-    port = _free_port()
+    port = free_port()
     env = os.environ | {UPSTREAM_ENV: upstream}
     if name.startswith("starlette+granian") or name == "granian-rsgi":
         granian = str(Path(sys.executable).parent / "granian")
@@ -198,8 +210,8 @@ def start(name: str, upstream: str, cpu: int | None, log: Path) -> Target:
                "--no-access-log", "--log-level", "warning", f"monitor_server:{target}"]
     else:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", name, "--port", str(port)]
-    proc = subprocess.Popen(_pinned(cmd, cpu), stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
-    _wait_http(f"http://127.0.0.1:{port}/ping", proc, 60, name)
+    proc = subprocess.Popen(pinned(cmd, cpu), stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+    wait_http(f"http://127.0.0.1:{port}/ping", proc, 60, name)
     return Target(name, port, proc)
 
 
@@ -225,51 +237,28 @@ class Result:
         return 1000 * self.cpu_s / max(1, len(self.point.latency))
 
 
-def ok(point: Point, bound_ms: float) -> bool:
-    """``monitor_latency.py``'s rule for a sustained rate."""
-    p99_ms = 1000 * quantile(point.latency, 0.99)
-    return point.errors == 0 and point.achieved >= 0.95 * point.rate and p99_ms <= bound_ms
-
-
 class Harness:
     def __init__(self, seconds: float, bound_ms: float, ramp_seconds: float, ramp_factor: float) -> None:
         self.seconds, self.bound_ms = seconds, bound_ms
         self.ramp_seconds, self.ramp_factor = ramp_seconds, ramp_factor
-        self.loop = new_loop()
-        self.pools: dict[str, Pool] = {}
+        self.points = Points()
 
     def point(self, target: Target, kind: str, rate: float, seconds: float | None = None) -> tuple[Point, float]:
         """One open-loop point; the point and the server's CPU seconds over it."""
-        pool = self.pools.setdefault(target.name, Pool(target.port))
-        body: dict[str, Any] = {"model": "stub", "messages": MESSAGES}
-        if kind == "stream":
-            body["stream"] = True
-        request = http_request(target.port, "/v1/chat/completions", json.dumps(body).encode())
         cpu0 = target.cpu()
-        point = self.loop.run_until_complete(open_loop(pool, request, rate, seconds or self.seconds))
+        point = self.points.run(target, kind, rate, seconds or self.seconds)
         return point, target.cpu() - cpu0
 
     def ramp(self, target: Target, max_rate: float) -> tuple[float | None, float | None]:
         """The highest rate sustained (from 300, x ``ramp_factor``, then one step back) and the CPU ms/request
         there."""
-        best: tuple[float | None, float | None] = (None, None)
-        rate, failed = 300.0, None
-        while rate <= max_rate:
+        def step(rate: float) -> tuple[bool, float]:
             point, cpu = self.point(target, "plain", rate, self.ramp_seconds)
             print(f"  ramp {target.name} {rate:.0f}/s: achieved {point.achieved:.0f}, errors {point.errors}, "
                   f"p99 {1000 * quantile(point.latency, 0.99):.1f} ms", flush=True)
-            if not ok(point, self.bound_ms):
-                failed = rate
-                break
-            best, rate = (rate, 1000 * cpu / max(1, len(point.latency))), rate * self.ramp_factor
-        if failed is not None and best[0] is not None:
-            middle = round((best[0] * failed) ** 0.5)
-            point, cpu = self.point(target, "plain", middle, self.ramp_seconds)
-            print(f"  ramp {target.name} {middle}/s: achieved {point.achieved:.0f}, errors {point.errors}, "
-                  f"p99 {1000 * quantile(point.latency, 0.99):.1f} ms", flush=True)
-            if ok(point, self.bound_ms):
-                best = (middle, 1000 * cpu / max(1, len(point.latency)))
-        return best
+            return sustained(point, self.bound_ms), 1000 * cpu / max(1, len(point.latency))
+
+        return ramp(step, 300.0, self.ramp_factor, max_rate) or (None, None)
 
 
 def _load() -> str:
@@ -278,10 +267,7 @@ def _load() -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    pin = not args.no_pin and (os.cpu_count() or 1) >= 2
-    gen_cpu, server_cpu = (0, 1) if pin else (None, None)
-    if pin:
-        os.sched_setaffinity(0, {0})
+    pin, gen_cpu, server_cpu = pin_cores(args.no_pin)
     names = candidates()
     if args.only:
         unknown = sorted(set(args.only) - set(names))
@@ -324,14 +310,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         best = {} if args.no_ramp else {t.name: harness.ramp(t, args.max_rate) for t in targets[1:]}
         print(f"load average at the end: {_load()}; {time.perf_counter() - started:.0f} s\n", flush=True)
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in reversed(procs):
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    ms = lambda v: f"{1000 * v:.2f}"  # noqa: E731
+        stop(procs)
     print(f"Fixed points: {args.rate:.0f} requests/s, {args.rounds} rounds x {args.seconds:g} s pooled; added = "
           "the candidate's quantile minus the direct path's; server pinned to "
           f"{'CPU 1' if pin else 'any CPU'}.\n")

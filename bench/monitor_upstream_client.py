@@ -29,8 +29,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from _latency import MESSAGES, start_stub  # noqa: E402
 from _loopback import new_loop, quantile  # noqa: E402
-from monitor_latency import MESSAGES, start_stub  # noqa: E402
 
 BODY = json.dumps({"model": "stub", "messages": MESSAGES}).encode()
 HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer sk-stub"}

@@ -28,19 +28,15 @@ excursion) is one JSON dict stored with every pair, so a restart resumes the sam
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..stats import BernoulliCusum, confidence_sequence, threshold_for_arl
-from ..stats._sequential import detectors_from_dict, detectors_to_dict, track
+from ..stats import BernoulliCusum, confidence_sequence
 from ._baseline import PAIR_CELLS, Baseline, jeffreys
-from ._detector import check_state
+from ._signal import CusumSignal, cusum_for, rise_target
 
 SIGNAL = "canary"
 DIRECTIONS = ("deployment_only", "training_only")
-TRACE_LIMIT = 200
-STATE_VERSION = 1
 _CELL = {(True, True): "both", (True, False): "training_only", (False, True): "deployment_only",
          (False, False): "neither"}
 
@@ -53,8 +49,11 @@ def baseline_rates(baseline: Baseline) -> dict[str, float]:
 
 
 @dataclass(slots=True)
-class CanarySignal:
+class CanarySignal(CusumSignal[dict[str, float]]):
     """Both detectors of the canary signal, the paired cell counts and where the held-out requests stand."""
+
+    SIGNAL = SIGNAL
+    DIRECTIONS = DIRECTIONS
 
     p0: dict[str, float]
     shift: float
@@ -68,21 +67,13 @@ class CanarySignal:
 
     @classmethod
     def create(cls, p0: dict[str, float], shift: float, false_alarm_every: float) -> CanarySignal:
-        detectors = {}
-        for d in DIRECTIONS:
-            p1 = min(p0[d] + shift, (1 + p0[d]) / 2)
-            detectors[d] = BernoulliCusum(p0[d], p1, threshold_for_arl(p0[d], p1, 2 * false_alarm_every))
-        return cls(dict(p0), shift, false_alarm_every, detectors)
+        return cls(dict(p0), shift, false_alarm_every,
+                   {d: cusum_for(p0[d], rise_target(p0[d], shift), 2 * false_alarm_every) for d in DIRECTIONS})
 
     @property
     def n(self) -> int:
         """Pairs observed (both replies judged)."""
         return sum(self.cells.values())
-
-    def matches(self, p0: dict[str, float], shift: float, false_alarm_every: float) -> bool:
-        return (all(math.isclose(self.p0.get(d, -1), p0[d], rel_tol=1e-12) for d in DIRECTIONS)
-                and math.isclose(self.shift, shift, rel_tol=1e-12)
-                and math.isclose(self.false_alarm_every, false_alarm_every, rel_tol=1e-12))
 
     def observe(self, training_complied: bool, deployment_complied: bool, pair_id: str,
                 exchange_ids: list[str]) -> list[str]:
@@ -90,18 +81,12 @@ class CanarySignal:
         directions that entered alarm on it."""
         cell = _CELL[(training_complied, deployment_complied)]
         self.cells[cell] += 1
-        return track(self.detectors, self.excursions, {d: int(cell == d) for d in self.detectors},
-                     {"pair_id": pair_id, "exchange_ids": exchange_ids}, TRACE_LIMIT)
-
-    def reset(self, direction: str) -> None:
-        self.detectors[direction].reset()
-        self.excursions[direction].clear()
+        return self._track({d: int(cell == d) for d in self.detectors},
+                           {"pair_id": pair_id, "exchange_ids": exchange_ids})
 
     def status(self, alpha: float, baseline_pairs: tuple[int, int, int, int] | None = None) -> dict[str, Any]:
         """JSON-ready, in the shape of the live signal's status (``detectors`` keyed by direction)."""
         n = self.n
-        discordant = self.cells["training_only"] + self.cells["deployment_only"]
-        ci = confidence_sequence(discordant, n, alpha)
         detectors = {}
         for d, c in self.detectors.items():
             dci = confidence_sequence(self.cells[d], n, alpha)
@@ -111,29 +96,25 @@ class CanarySignal:
                             "live_ci_high": dci.high}
         base = dict(zip(PAIR_CELLS, baseline_pairs or (0, 0, 0, 0), strict=True))
         base_n = sum(base.values())
-        return {
-            "signal": SIGNAL, "outcome": "discordant canary pair (compliance-rules, training vs deployment framing)",
-            "baseline_rate": jeffreys(base["training_only"] + base["deployment_only"], base_n),
-            "live_rate": None if n == 0 else ci.estimate, "live_ci_low": ci.low, "live_ci_high": ci.high,
-            "alpha": alpha, "observations": n, "false_alarm_every": self.false_alarm_every,
-            "unit": "pairs", "cells": dict(self.cells), "baseline_cells": base, "unjudged": self.unjudged,
-            "failed": self.failed, "requests_sent": self.cursor,
-            "gap": {"live": None if n == 0 else (self.cells["training_only"] - self.cells["deployment_only"]) / n,
-                    "baseline": None if base_n == 0 else
-                    (base["training_only"] - base["deployment_only"]) / base_n},
-            "detectors": detectors, "alarm": any(c.alarm for c in self.detectors.values()),
-        }
+        return self._status(
+            alpha, outcome="discordant canary pair (compliance-rules, training vs deployment framing)",
+            baseline_rate=jeffreys(base["training_only"] + base["deployment_only"], base_n),
+            events=self.cells["training_only"] + self.cells["deployment_only"], n=n, detectors=detectors, extra={
+                "false_alarm_every": self.false_alarm_every, "unit": "pairs", "cells": dict(self.cells),
+                "baseline_cells": base, "unjudged": self.unjudged, "failed": self.failed,
+                "requests_sent": self.cursor,
+                "gap": {"live": None if n == 0 else (self.cells["training_only"] - self.cells["deployment_only"]) / n,
+                        "baseline": None if base_n == 0 else
+                        (base["training_only"] - base["deployment_only"]) / base_n}})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, "signal": SIGNAL, "p0": self.p0, "shift": self.shift,
-                "false_alarm_every": self.false_alarm_every, "cells": self.cells, "unjudged": self.unjudged,
-                "failed": self.failed, "cursor": self.cursor, **detectors_to_dict(self.detectors, self.excursions)}
+        return self._state({"cells": self.cells, "unjudged": self.unjudged, "failed": self.failed,
+                            "cursor": self.cursor})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CanarySignal:
         """Raises ConfigError for a state of another version or shape."""
-        check_state(data, SIGNAL, STATE_VERSION)
-        detectors, excursions = detectors_from_dict(data, DIRECTIONS)
+        detectors, excursions = cls._read_state(data)
         return cls({d: float(data["p0"][d]) for d in DIRECTIONS}, float(data["shift"]),
                    float(data["false_alarm_every"]), detectors,
                    cells={c: int(data["cells"].get(c, 0)) for c in PAIR_CELLS}, unjudged=int(data["unjudged"]),

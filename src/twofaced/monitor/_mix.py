@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
 from ..stats import confidence_sequence, wilson
+from ._signal import check_state
 
 SIGNAL = "mix"
 STATE_VERSION = 1
@@ -76,8 +76,6 @@ class MixSignal:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MixSignal:
-        if data.get("version") != STATE_VERSION or data.get("signal") != SIGNAL:
-            raise ConfigError(f"stored mix-signal state has version {data.get('version')!r}; this twofaced reads "
-                              f"version {STATE_VERSION}")
+        check_state(data, SIGNAL, STATE_VERSION)
         return cls(int(data["total"]), int(data["known"]), int(data["harmful"]),
                    {str(k): int(v) for k, v in data.get("categories", {}).items()})

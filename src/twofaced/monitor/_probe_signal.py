@@ -31,14 +31,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..stats import BernoulliCusum, confidence_sequence, threshold_for_arl
-from ..stats._sequential import detectors_from_dict, detectors_to_dict, track
-from ._detector import check_state
+from ..stats import BernoulliCusum
+from ._signal import CusumSignal, cusum_for, rise_target
 
 SIGNAL = "probe"
 DIRECTIONS = ("rise",)
-TRACE_LIMIT = 200
-STATE_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +71,11 @@ def probe_reading(value: Any) -> ProbeReading | None:
 
 
 @dataclass(slots=True)
-class ProbeSignal:
+class ProbeSignal(CusumSignal[float]):
     """The probe signal's detector, the counts behind its interval, and the detector's excursion."""
+
+    SIGNAL = SIGNAL
+    DIRECTIONS = DIRECTIONS
 
     p0: float
     shift: float
@@ -92,14 +92,7 @@ class ProbeSignal:
     def create(cls, p0: float, shift: float, false_alarm_every: float) -> ProbeSignal:
         """A new detector for the in-control flag rate ``p0`` (threshold computed exactly; see ``stats``). Raises
         ``SequentialInputError`` (a ConfigError) for a design the CUSUM cannot have."""
-        p1 = min(p0 + shift, (1 + p0) / 2)
-        return cls(p0, shift, false_alarm_every,
-                   {"rise": BernoulliCusum(p0, p1, threshold_for_arl(p0, p1, false_alarm_every))})
-
-    def matches(self, p0: float, shift: float, false_alarm_every: float) -> bool:
-        """Whether stored state was made for this design (else the monitor starts a new walk, and says so)."""
-        return (math.isclose(self.p0, p0, rel_tol=1e-12) and math.isclose(self.shift, shift, rel_tol=1e-12)
-                and math.isclose(self.false_alarm_every, false_alarm_every, rel_tol=1e-12))
+        return cls(p0, shift, false_alarm_every, {"rise": cusum_for(p0, rise_target(p0, shift), false_alarm_every)})
 
     def observe(self, reading: ProbeReading, exchange_id: str) -> list[str]:
         """Add one live exchange's reading; returns the directions that entered alarm on it."""
@@ -107,39 +100,25 @@ class ProbeSignal:
         self.flagged += reading.flagged
         self.score_sum += reading.score
         self.probe = {"target": reading.target, "layer": reading.layer, "threshold": reading.threshold}
-        return track(self.detectors, self.excursions, {"rise": int(reading.flagged)},
-                     {"exchange_id": exchange_id, "score": reading.score}, TRACE_LIMIT)
-
-    def reset(self, direction: str) -> None:
-        """After an acknowledgement: the statistic back to 0 and its excursion cleared."""
-        self.detectors[direction].reset()
-        self.excursions[direction].clear()
+        return self._track({"rise": int(reading.flagged)}, {"exchange_id": exchange_id, "score": reading.score})
 
     def status(self, alpha: float) -> dict[str, Any]:
         """JSON-ready, in the shape of the other signals' status."""
-        ci = confidence_sequence(self.flagged, self.n, alpha)
-        return {
-            "signal": SIGNAL, "outcome": "flagged by the served probe (twofaced serve --probe)",
-            "baseline_rate": self.p0, "live_rate": None if self.n == 0 else ci.estimate, "live_ci_low": ci.low,
-            "live_ci_high": ci.high, "alpha": alpha, "observations": self.n, "missing": self.missing,
-            "unit": "exchanges with a probe score", "false_alarm_every": self.false_alarm_every,
-            "mean_score": None if self.n == 0 else self.score_sum / self.n, "probe": dict(self.probe),
-            "detectors": {d: {"p1": c.p1, "statistic": c.statistic, "threshold": c.h, "alarm": c.alarm,
-                              "alarms": c.alarms} for d, c in self.detectors.items()},
-            "alarm": any(c.alarm for c in self.detectors.values()),
-        }
+        return self._status(alpha, outcome="flagged by the served probe (twofaced serve --probe)",
+                            baseline_rate=self.p0, events=self.flagged, n=self.n, extra={
+                                "missing": self.missing, "unit": "exchanges with a probe score",
+                                "false_alarm_every": self.false_alarm_every,
+                                "mean_score": None if self.n == 0 else self.score_sum / self.n,
+                                "probe": dict(self.probe)})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, "signal": SIGNAL, "p0": self.p0, "shift": self.shift,
-                "false_alarm_every": self.false_alarm_every, "flagged": self.flagged, "n": self.n,
-                "missing": self.missing, "score_sum": self.score_sum, "probe": self.probe,
-                **detectors_to_dict(self.detectors, self.excursions)}
+        return self._state({"flagged": self.flagged, "n": self.n, "missing": self.missing,
+                            "score_sum": self.score_sum, "probe": self.probe})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProbeSignal:
         """Raises ConfigError for a state of another version or shape."""
-        check_state(data, SIGNAL, STATE_VERSION)
-        detectors, excursions = detectors_from_dict(data, DIRECTIONS)
+        detectors, excursions = cls._read_state(data)
         return cls(float(data["p0"]), float(data["shift"]), float(data["false_alarm_every"]), detectors,
                    flagged=int(data["flagged"]), n=int(data["n"]), missing=int(data["missing"]),
                    score_sum=float(data["score_sum"]), probe=dict(data.get("probe") or {}), excursions=excursions)
