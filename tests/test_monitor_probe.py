@@ -236,7 +236,7 @@ def test_a_store_made_at_revision_0002_upgrades_and_keeps_its_rows(tmp_path: Pat
         [row] = store.exchanges()
         assert (row["id"], row["probe_score"], row["probe_flagged"]) == ("old", None, None)
         with store.engine.connect() as conn:
-            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0003_probe"
+            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0004_replicas"
     finally:
         store.close()
 

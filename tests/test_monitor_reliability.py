@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pwd
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,11 +20,10 @@ import httpx
 import pytest
 
 from monitor_helpers import LOCK, baseline, chat, wait_for
+from postgres_server import Postgres, postgres_server
 from twofaced.models._mock import MockModel
 from twofaced.monitor import MonitorConfig, MonitorServer, open_monitor_store
 from twofaced.testing import StubServer
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 @pytest.fixture(scope="module")
@@ -36,59 +31,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return baseline(tmp_path_factory.mktemp("reliability-baseline"))
 
 
-class Postgres:
-    """A throwaway Postgres server on a free loopback port (Debian's postgresql-15), stopped and started again
-    by the test to make the store unavailable."""
-
-    def __init__(self) -> None:
-        if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
-            pytest.skip(f"Postgres server binaries not found under {PG_BIN} (apt-get install postgresql-15)")
-        self.prefix: list[str] = []
-        self.root = Path(tempfile.mkdtemp(prefix="twofaced-pg-"))  # not under pytest's tmp (0700 when root)
-        if os.geteuid() == 0:  # initdb refuses to run as root
-            try:
-                user = pwd.getpwnam("postgres")
-            except KeyError:
-                pytest.skip("running as root and there is no 'postgres' user to run the server as")
-            runuser = shutil.which("runuser")
-            if runuser is None:
-                pytest.skip("running as root and runuser is missing")
-            self.prefix = [runuser, "-u", "postgres", "--"]
-            os.chown(self.root, user.pw_uid, user.pw_gid)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.data = self.root / "data"
-        self._pg("initdb", "-D", str(self.data), "-U", "twofaced", "--auth=trust", "--no-sync")
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://twofaced@127.0.0.1:{self.port}/postgres"
-
-    def _pg(self, tool: str, *args: str, check: bool = True) -> None:
-        subprocess.run([*self.prefix, str(PG_BIN / tool), *args], check=check, capture_output=True, timeout=120,
-                       cwd=self.root)
-
-    def start(self) -> None:
-        self._pg("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.root / "log"), "-o",
-                 f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-
-    def stop(self, mode: str = "fast", check: bool = True) -> None:
-        self._pg("pg_ctl", "-D", str(self.data), "-w", "-m", mode, "stop", check=check)
-
-    def remove(self) -> None:
-        self.stop("immediate", check=False)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
 @pytest.fixture
 def postgres() -> Iterator[Postgres]:
-    server = Postgres()
-    try:
-        yield server
-    finally:
-        server.remove()
+    yield from postgres_server()
 
 
 def _metric(root_url: str, name: str) -> float:

@@ -4,12 +4,6 @@ the whole store against Debian's Postgres server, started and stopped by the tes
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +11,9 @@ import pytest
 
 from helpers import cli
 from monitor_helpers import baseline
+from postgres_server import postgres_server
 from twofaced.errors import ConfigError
 from twofaced.monitor import LiveSignal, load_baseline, open_monitor_store
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def test_migrations_make_every_table_once(tmp_path: Path) -> None:
@@ -60,6 +53,10 @@ def test_a_store_made_by_the_first_revision_upgrades_and_keeps_its_rows(tmp_path
             env.run_migrations()
         conn.execute(sa.text("INSERT INTO exchanges VALUES ('old', 1.0, 'upstream', 'm', 0, 200, 1.0, 0, '[]', "
                              "'hi', 'abc', NULL)"))
+        for status in ("acked", "open"):
+            conn.execute(sa.text("INSERT INTO incidents (signal, direction, opened_at, status, policy, summary, trace, "
+                                 f"exchange_ids) VALUES ('live', 'drop', 1.0, '{status}', 'flag', '{{}}', '[]', '[]')"))
+        conn.execute(sa.text("INSERT INTO detector_state VALUES ('live', '{}', 1.0)"))
     engine.dispose()
     store = open_monitor_store(url)
     try:
@@ -67,7 +64,12 @@ def test_a_store_made_by_the_first_revision_upgrades_and_keeps_its_rows(tmp_path
         assert (row["id"], row["canary"], row["flagged"], row["pair_id"], row["condition"]) == \
             ("old", False, False, None, None)
         with store.engine.connect() as conn:
-            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0003_probe"
+            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0004_replicas"
+            # 0004: the acked incident counts as reset, the open one does not; the old state is version 0
+            assert {(r.status, bool(r.detector_reset)) for r in conn.execute(
+                sa.text("SELECT status, detector_reset FROM incidents"))} == {("acked", True), ("open", False)}
+            assert {r.name for r in conn.execute(sa.text("SELECT name FROM monitor_locks"))} == {"walk", "canary"}
+        assert store.versioned_states() == {"live": (0, {})}
     finally:
         store.close()
 
@@ -112,37 +114,9 @@ def test_the_live_signal_state_round_trips_and_refuses_another_version() -> None
 
 
 @pytest.fixture
-def postgres(tmp_path: Path) -> Iterator[str]:
-    """A throwaway Postgres server on a free loopback port (Debian's postgresql-15 binaries)."""
-    if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
-        pytest.skip(f"Postgres server binaries not found under {PG_BIN} (apt-get install postgresql-15)")
-    prefix: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="twofaced-pg-"))  # not under pytest's tmp (0700 when root)
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the server as")
-        runuser = shutil.which("runuser")
-        if runuser is None:
-            pytest.skip("running as root and runuser is missing")
-        prefix = [runuser, "-u", "postgres", "--"]
-        os.chown(root, user.pw_uid, user.pw_gid)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    data = root / "data"
-    subprocess.run([*prefix, str(PG_BIN / "initdb"), "-D", str(data), "-U", "twofaced", "--auth=trust",
-                    "--no-sync"], check=True, capture_output=True, timeout=120, cwd=root)
-    subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True, timeout=120, cwd=root)
-    try:
-        yield f"postgresql://twofaced@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60, cwd=root)
-        shutil.rmtree(root, ignore_errors=True)
+def postgres() -> Iterator[str]:
+    for server in postgres_server():
+        yield server.url
 
 
 def test_the_store_works_on_postgres(postgres: str, tmp_path: Path) -> None:

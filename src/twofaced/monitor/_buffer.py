@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from ._metrics import Metrics
-from ._store import MonitorStore
+from ._store import MonitorStore, Walk
 
 log = logging.getLogger("twofaced.monitor")
 
@@ -43,6 +43,7 @@ BATCH = 500  # exchange writes per flush transaction
 UNAVAILABLE = (OperationalError, InterfaceError)
 Scored = list[tuple[dict[str, Any], list[dict[str, Any]]]]
 States = list[tuple[str, dict[str, Any]]]
+Step = Callable[[Walk | None], list["Write"]]  # a walk's step: Walk in the store's transaction, None alone
 
 
 @dataclass(slots=True)
@@ -116,6 +117,39 @@ class WriteBuffer:
             for item, result in zip(items, results, strict=True):
                 self._finish(item, result)
             return True
+
+    def walk(self, names: list[str], step: Step) -> tuple[bool, dict[str, int]]:
+        """One step of the detector walk shared with other replicas (:meth:`MonitorStore.walk`): ``step`` gets
+        the stored states of ``names`` under the walk lock, updates the signals and returns its writes, which are
+        stored in the same transaction. Returns (stored now, the new version of each state written).
+
+        While the store is unavailable (or anything is buffered) ``step`` gets None, walks this replica's own
+        signals and its writes are kept in order like any other: the replicas walk apart until the store is back,
+        and the buffered states are written last-writer-wins. A write the store refuses for another reason is
+        found by writing the step's writes one by one, as :meth:`write_exchanges` does."""
+        with self._lock:
+            made: list[Write] | None = None
+
+            def run(walk: Walk) -> tuple[Scored, States]:
+                nonlocal made
+                made = step(walk)
+                return _merged(made)
+
+            if not self._pending:
+                try:
+                    versions = self.store.walk(names, run)
+                except UNAVAILABLE as exc:
+                    self._unavailable(exc)
+                except SQLAlchemyError:
+                    items = made if made is not None else step(None)
+                    return all([self._write_one(item)[0] for item in items]), {}
+                else:
+                    for item in made or []:
+                        self._finish(item, None)
+                    return True, versions
+            for item in made if made is not None else step(None):
+                self._keep(item)
+            return False, {}
 
     def flush(self) -> bool:
         """Write what is buffered, oldest first; True when the buffer is empty afterwards, False when the store
@@ -201,9 +235,7 @@ class WriteBuffer:
     def _write_batch(self, batch: list[Write]) -> list[Any]:
         if len(batch) == 1:
             return [self._call(batch[0])]
-        scored: Scored = [s for item in batch for s in item.scored or []]
-        states = {name: state for item in batch for name, state in item.states}  # the newest state wins
-        self.store.add_exchanges(scored, list(states.items()))
+        self.store.add_exchanges(*_merged(batch))
         return [None] * len(batch)
 
     def _flush_singly(self, count: int) -> bool:
@@ -249,3 +281,10 @@ class WriteBuffer:
         self.metrics.store_buffered.set(len(self._pending))
         log.error("twofaced monitor: the store refused %s (%s); it is NOT stored; exchange ids: %s", item.what,
                   _reason(exc), ", ".join(item.exchange_ids) or "none")
+
+
+def _merged(batch: list[Write]) -> tuple[Scored, States]:
+    """Consecutive writes as one: their exchanges in order, and the newest state of each signal."""
+    scored: Scored = [s for item in batch for s in item.scored or []]
+    states = {name: state for item in batch for name, state in item.states}
+    return scored, list(states.items())

@@ -34,7 +34,13 @@ Invariants:
 - with ``probe_rate`` set, every exchange of :data:`LIVE_ROUTES` feeds the probe signal: an observation when its
   reply carried a served probe's reading, else counted ``missing`` (logged once while none has carried one);
   without it, a stored probe walk is shown, not changed. A probe incident is not :data:`BLOCKING` (``block``
-  withholds replies the judge fails, which a probe's flag is not); ``rollback`` acts on it like any incident.
+  withholds replies the judge fails, which a probe's flag is not); ``rollback`` acts on it like any incident;
+- replicas sharing a store share **one walk** per signal: every update (a batch, a canary pair, a reset after an
+  ack) runs under the store's walk lock, first adopting the states other replicas wrote since (each state has a
+  version), so an exchange is counted once whichever replica scored it and an alarm fires once; ``_poll`` adopts
+  them too, so every replica's status is at most ``poll_seconds`` old. Only the replica holding the canary lease
+  sends canary pairs. While the store is unavailable each replica walks alone and its buffered states are written
+  last-writer-wins when the store is back.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -69,12 +76,19 @@ from ._mix import MixSignal
 from ._probe_signal import SIGNAL as PROBE
 from ._probe_signal import ProbeSignal
 from ._response import alert_line, post_webhook
-from ._store import MonitorStore
+from ._store import MonitorStore, Versioned, Walk
 
 log = logging.getLogger("twofaced.monitor")
 
 DRAIN_SECONDS = 10.0
 SCORE_BATCH = 256  # exchanges the worker takes off the queue at once: judged in order, stored in one transaction
+# After the first exchange of a batch the worker waits this long for more: at low rates a batch of one pays a whole
+# commit per exchange (3.3 ms of CPU per request at 50/s against 0.5 ms at 1,860/s, docs/benchmarks.md), and every
+# stretch of scoring is a chance to delay a request behind the interpreter lock. Detection counts exchanges, not
+# seconds, so a 50 ms wait changes no alarm, only when it is raised. It waits for SCORE_GATHER at most: at high rates
+# the queue refills during scoring anyway, and a longer wait only makes longer stretches of scoring.
+SCORE_WINDOW = 0.05
+SCORE_GATHER = 16
 # Between two exchanges of a batch the worker thread yields the interpreter lock and the core, so the event loop
 # answers requests in between: without it a batch is one long stretch of Python (about 0.1 ms per exchange) and
 # every wakeup of the loop waited for the lock's switch interval (5 ms); measured by bench/monitor_latency.py, the
@@ -87,6 +101,8 @@ LIVE_ROUTES = frozenset({"upstream", "gateway"})  # the routes whose exchanges f
 NO_PROBE = ("--probe-rate is set but no live exchange has carried a probe reading ('twofaced': {'probe': ...}); "
             "serve the model with 'twofaced serve SPEC --probe DIR', or leave --probe-rate out")
 _Restorable = LiveSignal | CanarySignal | MixSignal | ProbeSignal
+_ATTRIBUTE = {SIGNAL: "signal", CANARY: "canary", MIX: "mix", PROBE: "probe"}  # where the monitor keeps each signal
+LEASE_PERIODS = 3  # the canary lease lasts this many canary periods: a dead sender is replaced within them
 _S = TypeVar("_S", LiveSignal, CanarySignal, MixSignal, ProbeSignal)
 
 
@@ -108,34 +124,37 @@ class Monitor:
         self.store = store
         self.metrics = make_metrics()
         self.lock = threading.Lock()  # guards the signals: the worker thread, the canary task and acks change them
-        stored = store.states()
+        versioned = store.versioned_states()
+        stored = {name: state for name, (_, state) in versioned.items()}
+        self._versions = {name: version for name, (version, _) in versioned.items()}
         self.canaries = load_canaries(baseline) if config.canary_every > 0 else None
         if self.canaries is not None and sum(baseline.pairs) == 0:
             raise ConfigError(f"--canary-every: the baseline {baseline.directory} has no request judged in both "
                               "conditions, so the canary pairs have no in-control rate; give a run with both "
                               "conditions or --canary-every 0")
         c = config
-        self.signal = self._restore(
-            stored, SIGNAL, LiveSignal.from_dict,
-            lambda s: s.matches(baseline.refusal_rate, c.shift, c.false_alarm_every),
-            lambda: LiveSignal.create(baseline.refusal_rate, c.shift, c.false_alarm_every))
+        # each walking signal: how to read a stored state, and whether it was made for this design
+        self._kinds: dict[str, tuple[Callable[[dict[str, Any]], Any], Callable[[Any], bool]]] = {
+            SIGNAL: (LiveSignal.from_dict, lambda s: s.matches(baseline.refusal_rate, c.shift, c.false_alarm_every)),
+            MIX: (MixSignal.from_dict, lambda s: True)}
+        self.signal = self._restore(stored, SIGNAL, lambda: LiveSignal.create(baseline.refusal_rate, c.shift,
+                                                                               c.false_alarm_every))
         self.canary: CanarySignal | None = None
         if self.canaries is not None:
             rates = baseline_rates(baseline)
-            self.canary = self._restore(
-                stored, CANARY, CanarySignal.from_dict, lambda s: s.matches(rates, c.shift, c.false_alarm_every),
-                lambda: CanarySignal.create(rates, c.shift, c.false_alarm_every))
+            self._kinds[CANARY] = (CanarySignal.from_dict, lambda s: s.matches(rates, c.shift, c.false_alarm_every))
+            self.canary = self._restore(stored, CANARY, lambda: CanarySignal.create(rates, c.shift,
+                                                                                     c.false_alarm_every))
         elif CANARY in stored:  # canaries off now: the last walk is shown, not changed
             with contextlib.suppress(ConfigError, KeyError, TypeError, ValueError):
                 self.canary = CanarySignal.from_dict(stored[CANARY])
-        self.mix = self._restore(stored, MIX, MixSignal.from_dict, lambda s: True, MixSignal)
+        self.mix = self._restore(stored, MIX, MixSignal)
         self.probe: ProbeSignal | None = None
         self._probe_warned = False
         if c.probe_rate is not None:
             p0 = c.probe_rate
-            self.probe = self._restore(stored, PROBE, ProbeSignal.from_dict,
-                                       lambda s: s.matches(p0, c.shift, c.false_alarm_every),
-                                       lambda: _probe_signal(p0, c.shift, c.false_alarm_every))
+            self._kinds[PROBE] = (ProbeSignal.from_dict, lambda s: s.matches(p0, c.shift, c.false_alarm_every))
+            self.probe = self._restore(stored, PROBE, lambda: _probe_signal(p0, c.shift, c.false_alarm_every))
         elif PROBE in stored:  # --probe-rate off now: the last walk is shown, not changed
             with contextlib.suppress(ConfigError, KeyError, TypeError, ValueError):
                 self.probe = ProbeSignal.from_dict(stored[PROBE])
@@ -149,15 +168,18 @@ class Monitor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_model: str | None = None  # the model live traffic last named: what a canary names by default
         self._listed_model: str | None = None
+        self.holder = uuid.uuid4().hex  # this replica, in the canary lease
+        self._leading = False  # whether it held the lease at its last try
+        self._acking: set[int] = set()  # incidents whose acknowledgement is being applied
         self.session: aiohttp.ClientSession | None = None
         self.queue: asyncio.Queue[Exchange] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._publish()
 
     # --- state ---------------------------------------------------------------------------------------------
-    def _restore(self, stored: dict[str, dict[str, Any]], name: str, read: Callable[[dict[str, Any]], _S],
-                 fits: Callable[[_S], bool], create: Callable[[], _S]) -> _S:
+    def _restore(self, stored: dict[str, dict[str, Any]], name: str, create: Callable[[], _S]) -> _S:
         """The signal ``name`` from its stored state when it was made for this design, else a new walk."""
+        read, fits = self._kinds[name]
         if name in stored:
             try:
                 signal = read(stored[name])
@@ -169,8 +191,45 @@ class Monitor:
                 log.warning("twofaced monitor: stored %s state was made for another baseline or design; "
                             "starting a new walk (incidents are kept)", name)
         signal = create()
-        self.store.save_state(name, self._state(name, signal))
+        self._versions[name] = self.store.save_state(name, self._state(name, signal))
         return signal
+
+    def _adopt(self, stored: Versioned) -> None:
+        """Under the lock: take the state of each walking signal that another replica moved since this one last
+        read or wrote it (its version is newer). A state made for another design is said and not taken: replicas
+        sharing a store must share a baseline and design."""
+        for name, (version, state) in stored.items():
+            if name not in self._kinds or version <= self._versions.get(name, -1):  # versions only rise: an
+                continue  # older read (a poll that started before this replica's own write) is not taken
+            self._versions[name] = version
+            read, fits = self._kinds[name]
+            try:
+                signal = read(state)
+            except (ConfigError, KeyError, TypeError, ValueError) as exc:
+                log.warning("twofaced monitor: stored %s state unreadable (%s); keeping this replica's", name, exc)
+                continue
+            if not fits(signal):
+                log.warning("twofaced monitor: another replica walks %s for another baseline or design; replicas "
+                            "sharing a store must share both (keeping this replica's walk)", name)
+                continue
+            setattr(self, _ATTRIBUTE[name], signal)
+
+    def _walk(self, names: list[str], step: Callable[[Walk | None], list[Write]]) -> bool:
+        """In a worker thread: one step of the walk shared by every replica of this store (``WriteBuffer.walk``):
+        adopt what others moved, then ``step`` (under the lock) updates the signals and returns its writes, stored
+        in the same transaction. Returns whether they were stored now."""
+
+        def locked(walk: Walk | None) -> list[Write]:
+            with self.lock:
+                if walk is not None:
+                    self._adopt(walk.stored)
+                return step(walk)
+
+        stored, versions = self.buffer.walk(names, locked)
+        with self.lock:
+            self._versions.update(versions)
+            self._publish()
+        return stored
 
     def _state(self, name: str, signal: _Restorable | None = None) -> dict[str, Any]:
         """The JSON state of a signal, with what the read commands need to report it without the baseline."""
@@ -294,14 +353,24 @@ class Monitor:
         return judge_exchange(exchange, self.baseline)
 
     async def _worker(self) -> None:
-        """Take what is queued (up to SCORE_BATCH), score it in a thread, raise its alarms in order."""
+        """Take what is queued, or arrives within SCORE_WINDOW (up to SCORE_BATCH), score it in a thread, raise its
+        alarms in order."""
         assert self.queue is not None
         while True:
             batch = [await self.queue.get()]
+            until = time.monotonic() + SCORE_WINDOW
             while len(batch) < SCORE_BATCH:
                 try:
                     batch.append(self.queue.get_nowait())
+                    continue
                 except asyncio.QueueEmpty:
+                    pass
+                left = until - time.monotonic()
+                if left <= 0 or len(batch) >= SCORE_GATHER:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self.queue.get(), left))
+                except TimeoutError:
                     break
             try:
                 for fired in await asyncio.to_thread(self._score, batch):
@@ -317,23 +386,32 @@ class Monitor:
         """In the worker thread: judge each exchange and update the signals with it, in arrival order (an alarm
         fires at the same exchange, with the same trace, as if each were scored alone); then store the batch in
         one transaction with the states after its last exchange (``WriteBuffer.write_exchanges``)."""
-        fired: list[_Fired] = []
-        writes = []
+        judged_batch = []
         for exchange in batch:
             _yield()
             try:
                 judged = self.judge(exchange)
-                row, verdicts = rows(exchange, judged, redact=self.config.redact)
-                with self.lock:
-                    states = self._observe(exchange, judged, fired)
+                judged_batch.append((exchange, judged, rows(exchange, judged, redact=self.config.redact)))
             except Exception:  # a bug must not lose the rest of the batch: log it with the exchange and go on
                 log.exception("twofaced monitor: scoring exchange %s failed", exchange.id)
-                continue
-            writes.append(Write.exchanges(f"exchange {exchange.id}", [(row, verdicts)], states))
-        with self.lock:
-            self._publish()
-        self.buffer.write_exchanges(writes)
-        self.metrics.scored.inc(len(writes))
+        fired: list[_Fired] = []
+
+        def observe(_walk: Walk | None) -> list[Write]:
+            writes = []
+            for exchange, judged, scored in judged_batch:
+                _yield()
+                try:
+                    states = self._observe(exchange, judged, fired)
+                except Exception:  # a bug must not lose the rest of the batch: log it with the exchange
+                    log.exception("twofaced monitor: scoring exchange %s failed", exchange.id)
+                    continue
+                writes.append(Write.exchanges(f"exchange {exchange.id}", [scored], states))
+            self.metrics.scored.inc(len(writes))
+            return writes
+
+        if judged_batch:
+            names = [SIGNAL, MIX] + ([PROBE] if self.probe is not None and self.config.probe_rate is not None else [])
+            self._walk(names, observe)
         return fired
 
     def _observe(self, exchange: Exchange, judged: Judged, fired: list[_Fired]) -> list[tuple[str, dict[str, Any]]]:
@@ -378,9 +456,26 @@ class Monitor:
         while True:
             await asyncio.sleep(self.config.canary_every)
             try:
-                await self.canary_pair()
+                if await asyncio.to_thread(self._lead):
+                    await self.canary_pair()
             except Exception:  # a bug must not stop the canaries: log it and go on
                 log.exception("twofaced monitor: a canary pair failed")
+
+    def _lead(self) -> bool:
+        """Whether this replica sends the next canary pair: it holds the store's canary lease (LEASE_PERIODS
+        canary periods, renewed at each pair), so replicas sharing a store send the pairs at the configured rate
+        between them. While the store cannot be read a replica keeps the role it had."""
+        try:
+            leading = self.store.take_lease(self.holder, LEASE_PERIODS * self.config.canary_every)
+        except SQLAlchemyError as exc:
+            log.warning("twofaced monitor: cannot read the canary lease (%s); %s", type(exc).__name__,
+                        "still sending canaries" if self._leading else "not sending canaries")
+            return self._leading
+        if leading != self._leading:
+            log.info("twofaced monitor: replica %s %s the canary pairs", self.holder[:8],
+                     "sends" if leading else "no longer sends")
+        self._leading = leading
+        return leading
 
     async def _model(self) -> str:
         if self.config.canary_model or self.last_model:
@@ -409,11 +504,14 @@ class Monitor:
             self.metrics.canary_failures.inc()
             log.warning("twofaced monitor: canary pair on %s not answered: %s", pair.request_id,
                         failure.body()["error"]["message"])
-            with self.lock:
-                self.canary.failed += 1
-                self.canary.cursor += 1
-                state = self._state(CANARY)
-            await asyncio.to_thread(self.buffer.write, Write("the canary state", call=_save_state(CANARY, state)))
+            canary = self.canary
+
+            def failed(_walk: Walk | None) -> list[Write]:
+                canary.failed += 1
+                canary.cursor += 1
+                return [Write.exchanges("the canary state", [], [(CANARY, self._state(CANARY))])]
+
+            await asyncio.to_thread(self._walk, [CANARY], failed)
             return []
         fired = await asyncio.to_thread(self._score_pair, pair, model, dict(zip(CONDITIONS, answers, strict=True)))
         for f in fired:
@@ -432,23 +530,26 @@ class Monitor:
             judged[c] = Judged(j.verdict, j.rationale, pair.harmful, pair.category)
         refused = [judged[c].refused for c in CONDITIONS]
         ids = [exchanges[c].id for c in CONDITIONS]
-        fired: list[_Fired] = []
-        with self.lock:
-            self.canary.cursor += 1
-            if refused[0] is None or refused[1] is None:
-                self.canary.unjudged += 1
-            else:
-                directions = self.canary.observe(not refused[0], not refused[1], pair.pair_id, ids)
-                status = (self.canary.status(self.config.alpha, self.baseline.pairs) | {"model": model}
-                          if directions else {})
-                for d in directions:
-                    trace = list(self.canary.excursions[d])
-                    fired.append(_Fired(CANARY, d, status, trace, [i for t in trace for i in t["exchange_ids"]]))
-            state = self._state(CANARY)
-            self._publish()
         discordant = None not in refused and refused[0] != refused[1]
         scored = [rows(exchanges[c], judged[c], redact=self.config.redact, flagged=discordant) for c in CONDITIONS]
-        self.buffer.write(Write.exchanges(f"canary pair {pair.pair_id}", scored, [(CANARY, state)]))
+        fired: list[_Fired] = []
+
+        def observe(_walk: Walk | None) -> list[Write]:
+            canary = self.canary
+            assert canary is not None
+            canary.cursor += 1
+            if refused[0] is None or refused[1] is None:
+                canary.unjudged += 1
+            else:
+                directions = canary.observe(not refused[0], not refused[1], pair.pair_id, ids)
+                status = (canary.status(self.config.alpha, self.baseline.pairs) | {"model": model}
+                          if directions else {})
+                for d in directions:
+                    trace = list(canary.excursions[d])
+                    fired.append(_Fired(CANARY, d, status, trace, [i for t in trace for i in t["exchange_ids"]]))
+            return [Write.exchanges(f"canary pair {pair.pair_id}", scored, [(CANARY, self._state(CANARY))])]
+
+        self._walk([CANARY], observe)
         self.metrics.canary_pairs.inc()
         return fired
 
@@ -498,19 +599,38 @@ class Monitor:
         return incident
 
     async def _acked(self, incident_id: int, key: tuple[str, str]) -> None:
-        self.open.pop(incident_id, None)
+        """Apply an acknowledgement (made here, or seen by ``_poll``): the incident is closed here, and its
+        detector reset once no incident of its signal and direction is open. Of the replicas sharing a store,
+        only the first to claim the incident resets (``Walk.claim_reset``), so the reset is applied once."""
+        if incident_id in self._acking:  # an ack made here, seen by _poll while it is applied
+            return
+        self._acking.add(incident_id)
+        try:
+            await self._apply_ack(incident_id, key)
+        finally:
+            self._acking.discard(incident_id)
+
+    async def _apply_ack(self, incident_id: int, key: tuple[str, str]) -> None:
         name, direction = key
-        signal = {SIGNAL: self.signal, CANARY: self.canary, PROBE: self.probe}.get(name)
-        if key not in self.open.values() and signal is not None and direction in signal.detectors:
-            with self.lock:
+        reset = False
+        if key not in [k for i, k in self.open.items() if i != incident_id] and name in _ATTRIBUTE:
+
+            def step(walk: Walk | None) -> list[Write]:
+                nonlocal reset
+                signal = getattr(self, _ATTRIBUTE[name])
+                if signal is None or direction not in signal.detectors or (
+                        walk is not None and not walk.claim_reset(incident_id)):
+                    return []
                 signal.reset(direction)
-                state = self._state(name)
-                self._publish()
-            await asyncio.to_thread(self.buffer.write, Write(f"the {name} state after an ack",
-                                                             call=_save_state(name, state)))
+                reset = True
+                return [Write.exchanges(f"the {name} state after an ack", [], [(name, self._state(name))])]
+
+            await asyncio.to_thread(self._walk, [name], step)
+        self.open.pop(incident_id, None)  # after the reset: a rollback ends on a detector back at 0
         self._publish()
-        log.warning("twofaced monitor: incident %s acknowledged; %s %s detector reset%s", incident_id, name,
-                    direction, "; traffic back to the upstream" if self.config.policy == "rollback"
+        log.warning("twofaced monitor: incident %s acknowledged; %s %s detector %s%s", incident_id, name,
+                    direction, "reset" if reset else "not reset here (another replica did, or another incident "
+                    "of it is open)", "; traffic back to the upstream" if self.config.policy == "rollback"
                     and not self.open else "")
 
     def _flush_counts(self) -> None:
@@ -550,6 +670,7 @@ class Monitor:
             try:
                 await asyncio.to_thread(self._flush_counts)
                 stored = await asyncio.to_thread(self.store.incidents, "open")
+                versioned = await asyncio.to_thread(self.store.versioned_states)
             except SQLAlchemyError as exc:
                 log.warning("twofaced monitor: cannot read the store (%s); will retry", type(exc).__name__)
                 continue
@@ -558,7 +679,9 @@ class Monitor:
                 if incident_id > 0 and incident_id not in now_open and incident_id in self.open:
                     await self._acked(incident_id, key)
             self.open.update(now_open)
-            self._publish()
+            with self.lock:  # what other replicas sharing the store walked since
+                self._adopt(versioned)
+                self._publish()
 
 
 def _probe_signal(p0: float, shift: float, false_alarm_every: float) -> ProbeSignal:
@@ -566,7 +689,3 @@ def _probe_signal(p0: float, shift: float, false_alarm_every: float) -> ProbeSig
         return ProbeSignal.create(p0, shift, false_alarm_every)
     except ConfigError as exc:
         raise ConfigError(f"--probe-rate {p0:g}: {exc}") from None
-
-
-def _save_state(name: str, state: dict[str, Any]) -> Callable[[MonitorStore], None]:
-    return lambda store: store.save_state(name, state)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,14 @@ verdicts = sa.Table(
 detector_state = sa.Table(
     "detector_state", _meta,
     sa.Column("signal", sa.String(50), primary_key=True), sa.Column("state", sa.Text),
-    sa.Column("updated_at", sa.Float),
+    sa.Column("updated_at", sa.Float), sa.Column("version", sa.Integer),
 )
 incidents = sa.Table(
     "incidents", _meta,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("signal", sa.String(50)),
     sa.Column("direction", sa.String(20)), sa.Column("opened_at", sa.Float), sa.Column("status", sa.String(10)),
     sa.Column("acked_at", sa.Float), sa.Column("policy", sa.String(10)), sa.Column("summary", sa.Text),
-    sa.Column("trace", sa.Text), sa.Column("exchange_ids", sa.Text),
+    sa.Column("trace", sa.Text), sa.Column("exchange_ids", sa.Text), sa.Column("detector_reset", sa.Boolean),
 )
 alerts = sa.Table(
     "alerts", _meta,
@@ -65,6 +66,31 @@ alerts = sa.Table(
 counters = sa.Table(
     "counters", _meta, sa.Column("name", sa.String(50), primary_key=True), sa.Column("value", sa.BigInteger),
 )
+locks = sa.Table(
+    "monitor_locks", _meta, sa.Column("name", sa.String(20), primary_key=True),
+    sa.Column("holder", sa.String(64)), sa.Column("expires_at", sa.Float),
+)
+WALK, CANARY_LEASE = "walk", "canary"  # the rows of monitor_locks (migration 0004)
+
+Scored = list[tuple[dict[str, Any], list[dict[str, Any]]]]  # exchange rows, each with its verdict rows
+States = list[tuple[str, dict[str, Any]]]  # (signal, JSON state)
+Versioned = dict[str, tuple[int, dict[str, Any]]]  # signal -> (version, JSON state)
+
+
+class Walk:
+    """What :meth:`MonitorStore.walk` hands its step, inside the transaction that holds the walk lock: the stored
+    states of the signals asked for, and :meth:`claim_reset`."""
+
+    def __init__(self, conn: sa.Connection, stored: Versioned) -> None:
+        self._conn = conn
+        self.stored = stored
+
+    def claim_reset(self, incident_id: int) -> bool:
+        """Whether this replica resets the detector of an acknowledged incident: True for exactly one caller per
+        incident (the first), in the transaction that writes the reset state."""
+        return bool(self._conn.execute(
+            incidents.update().where(incidents.c.id == incident_id, incidents.c.detector_reset.is_(False))
+            .values(detector_reset=True)).rowcount)
 
 
 def _shown(url: URL) -> str:
@@ -142,13 +168,36 @@ class MonitorStore:
         every signal they moved, in one transaction. The rows go in one executemany per table: every exchange row
         has the same keys (``_exchange.rows``), and so has every verdict row."""
         with self.engine.begin() as conn:
-            if scored:
-                conn.execute(exchanges.insert(), [exchange for exchange, _ in scored])
-                verdict_rows = [{"exchange_id": exchange["id"], **v} for exchange, vs in scored for v in vs]
-                if verdict_rows:
-                    conn.execute(verdicts.insert(), verdict_rows)
+            self._insert(conn, scored)
             for signal, state in states:
                 self._put_state(conn, signal, state)
+
+    @staticmethod
+    def _insert(conn: sa.Connection, scored: Scored) -> None:
+        if scored:
+            conn.execute(exchanges.insert(), [exchange for exchange, _ in scored])
+            verdict_rows = [{"exchange_id": exchange["id"], **v} for exchange, vs in scored for v in vs]
+            if verdict_rows:
+                conn.execute(verdicts.insert(), verdict_rows)
+
+    def walk(self, names: list[str], step: Callable[[Walk], tuple[Scored, States]]) -> dict[str, int]:
+        """One step of the shared detector walk, in one transaction: take the walk lock (replicas sharing this
+        store update their signals one at a time), read the stored states of ``names`` with their versions, let
+        ``step`` update the signals from them (it returns the exchanges it scored and the states after them),
+        write those, and return each written state's new version.
+
+        The lock is the ``walk`` row of ``monitor_locks``, taken by an UPDATE: a row lock until commit on Postgres;
+        on SQLite the transaction begins IMMEDIATE (the write lock first, so no other writer can slip in between
+        the read and the write)."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.execute(locks.update().where(locks.c.name == WALK).values(expires_at=time.time()))
+            stored = {r.signal: (int(r.version or 0), json.loads(r.state)) for r in conn.execute(
+                sa.select(detector_state).where(detector_state.c.signal.in_(names)))}
+            scored, states = step(Walk(conn, stored))
+            self._insert(conn, scored)
+            return {signal: self._put_state(conn, signal, state) for signal, state in states}
 
     def exchanges(self, limit: int = 100, *, flagged: bool = False) -> list[dict[str, Any]]:
         """The newest exchanges first (``flagged``: only those flagged), each with its verdicts under
@@ -173,19 +222,42 @@ class MonitorStore:
 
     # --- detector state --------------------------------------------------------------------------------------
     @staticmethod
-    def _put_state(conn: sa.Connection, signal: str, state: dict[str, Any]) -> None:
+    def _put_state(conn: sa.Connection, signal: str, state: dict[str, Any]) -> int:
+        """Write a signal's state and bump its version; returns the new version."""
         values = {"state": json.dumps(state), "updated_at": time.time()}
-        if conn.execute(detector_state.update().where(detector_state.c.signal == signal).values(**values)
-                        ).rowcount == 0:
-            conn.execute(detector_state.insert().values(signal=signal, **values))
+        version = conn.execute(detector_state.update().where(detector_state.c.signal == signal)
+                               .values(version=detector_state.c.version + 1, **values)
+                               .returning(detector_state.c.version)).scalar()
+        if version is None:
+            conn.execute(detector_state.insert().values(signal=signal, version=1, **values))
+            return 1
+        return int(version)
 
-    def save_state(self, signal: str, state: dict[str, Any]) -> None:
+    def save_state(self, signal: str, state: dict[str, Any]) -> int:
+        """Write one state outside the walk (a new walk at start-up, a buffered state); returns its version."""
         with self.engine.begin() as conn:
-            self._put_state(conn, signal, state)
+            return self._put_state(conn, signal, state)
 
     def states(self) -> dict[str, dict[str, Any]]:
+        return {name: state for name, (_, state) in self.versioned_states().items()}
+
+    def versioned_states(self) -> Versioned:
         with self.engine.connect() as conn:
-            return {r.signal: json.loads(r.state) for r in conn.execute(sa.select(detector_state))}
+            return {r.signal: (int(r.version or 0), json.loads(r.state))
+                    for r in conn.execute(sa.select(detector_state))}
+
+    # --- the canary lease ------------------------------------------------------------------------------------
+    def take_lease(self, holder: str, seconds: float) -> bool:
+        """Hold (or renew) the canary lease for ``seconds``: True when ``holder`` has it now. Replicas sharing a
+        store send canary pairs only while they hold it, so the pairs come at the configured rate whatever the
+        number of replicas; a replica that dies loses it when it expires."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            return bool(conn.execute(
+                locks.update().where(locks.c.name == CANARY_LEASE,
+                                     sa.or_(locks.c.holder == holder, locks.c.holder.is_(None),
+                                            locks.c.expires_at < now))
+                .values(holder=holder, expires_at=now + seconds)).rowcount)
 
     # --- incidents and alerts --------------------------------------------------------------------------------
     def open_incident(self, *, signal: str, direction: str, policy: str, summary: dict[str, Any],
@@ -195,6 +267,7 @@ class MonitorStore:
         with self.engine.begin() as conn:
             result = conn.execute(incidents.insert().values(
                 signal=signal, direction=direction, opened_at=now, status="open", acked_at=None, policy=policy,
+                detector_reset=False,
                 summary=json.dumps(summary), trace=json.dumps(trace), exchange_ids=json.dumps(exchange_ids)))
             key = result.inserted_primary_key
             assert key is not None
