@@ -10,11 +10,10 @@ What is captured: ``layer L`` is the output of decoder block L (0-based; the res
 
 How, within a 2-core, 24 GB machine: forward hooks on the decoder blocks copy the wanted rows as float32 numpy
 and a sentinel exception stops the pass after the highest wanted block, so neither the blocks above nor the
-vocabulary projection run. Prompts are sorted by tokens and batched; a batch's longest common token prefix
-(the shared system prompt, typically 80% of a prompt) runs once, its key/value cache is repeated over the batch
-and only the suffixes run, right-padded (causal attention: a real token never sees the padding after it, and
-positions follow the cache). Everything runs under ``torch.no_grad()`` on the model's device (CPU float32 by
-default, CUDA when the caller moved the model there).
+vocabulary projection run. Prompts are sorted by tokens and batched, and a batch's longest common token prefix
+(the shared system prompt, typically 80% of a prompt) runs once, its key/value cache reused by the suffixes
+(:func:`._forward.prefix_passes`, shared with the decision read). Everything runs under ``torch.no_grad()`` on
+the model's device (CPU float32 by default, CUDA when the caller moved the model there).
 
 Cache: ``$TWOFACED_HOME/activations/<key>/L<layer>.npy``, one ``[n, hidden]`` array per layer, where ``key``
 hashes the model's identity (:func:`model_hash`), the exact token ids (and replies) and the position. A capture
@@ -24,12 +23,12 @@ leaves whole files or none.
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import hashlib
 import io
 import json
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +38,12 @@ from .._util import atomic_write, data_home
 from ..errors import ConfigError, missing_extra
 from ..models import GenerationParams, Message
 from ..models._types import messages_to_dicts
+from ._forward import prefix_passes
 
 POSITIONS = ("last", "reply-mean")
 Prompt = str | Sequence[Message]
 
 _HASHES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-_MIN_PREFIX = 16  # a shorter common prefix is not worth a separate pass
 
 
 class _Stop(Exception):
@@ -222,11 +221,10 @@ def _forward(net: Any, rows: list[list[int]], spans: list[int], layers: list[int
         raise missing_extra("torch (activation probes)", "organisms") from exc
 
     blocks = decoder_layers(net)
-    device = next(net.parameters()).device
     top = max(layers)
     out = {layer: np.zeros((len(rows), 0), dtype=np.float32) for layer in layers}
     buffers: dict[int, list[tuple[int, np.ndarray]]] = {layer: [] for layer in layers}
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"rows": []}  # (row, suffix length, span) per batch row of the pass running now
 
     def hook(layer: int) -> Any:
         def fn(module: Any, args: Any, output: Any) -> None:
@@ -238,29 +236,26 @@ def _forward(net: Any, rows: list[list[int]], spans: list[int], layers: list[int
                 raise _Stop
         return fn
 
+    @contextlib.contextmanager
+    def quiet() -> Iterator[None]:
+        """A cached prefix's pass: the hooks record nothing and stop it at the top block, as for the suffixes,
+        which never read the cache above that block."""
+        saved, state["rows"] = state["rows"], []
+        try:
+            yield
+        except _Stop:
+            pass
+        finally:
+            state["rows"] = saved
+
     handles = [blocks[layer].register_forward_hook(hook(layer)) for layer in layers]
-    order = sorted(range(len(rows)), key=lambda i: rows[i])  # shared prefixes end up side by side
     try:
         with torch.no_grad():
-            for start in range(0, len(order), batch_size):
-                batch = order[start:start + batch_size]
-                seqs = [rows[i] for i in batch]
-                prefix = _common_prefix(seqs)
-                suffixes = [s[prefix:] for s in seqs]
-                width = max(len(s) for s in suffixes)
-                ids = torch.zeros((len(batch), width), dtype=torch.long)
-                mask = torch.zeros((len(batch), prefix + width), dtype=torch.long)
-                mask[:, :prefix] = 1
-                for j, s in enumerate(suffixes):
-                    ids[j, :len(s)] = torch.tensor(s, dtype=torch.long)
-                    mask[j, prefix:prefix + len(s)] = 1
-                state["rows"] = [(i, len(s), min(spans[i], len(s))) for i, s in zip(batch, suffixes, strict=True)]
-                kwargs: dict[str, Any] = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
-                if prefix:
-                    kwargs[_cache_kw(net)] = _prefix_cache(net, rows[batch[0]][:prefix], len(batch), device,
-                                                              state)
+            for step in prefix_passes(net, rows, batch_size, quiet=quiet):
+                state["rows"] = [(i, len(s), min(spans[i], len(s)))
+                                 for i, s in zip(step.rows, step.suffixes, strict=True)]
                 try:
-                    net(**kwargs, use_cache=bool(prefix))
+                    net(**step.inputs)
                 except _Stop:
                     pass
     finally:
@@ -270,56 +265,6 @@ def _forward(net: Any, rows: list[list[int]], spans: list[int], layers: list[int
         vecs = sorted(buffers[layer], key=lambda p: p[0])
         out[layer] = np.stack([v for _, v in vecs]).astype(np.float32)
     return out
-
-
-def _common_prefix(seqs: list[list[int]]) -> int:
-    """Length of the longest common token prefix, leaving at least one token (the last) in every suffix; 0 when
-    shorter than ``_MIN_PREFIX`` or when the batch has one row (nothing to share)."""
-    if len(seqs) < 2:
-        return 0
-    n = min(len(s) for s in seqs) - 1
-    first = seqs[0]
-    i = 0
-    while i < n and all(s[i] == first[i] for s in seqs):
-        i += 1
-    # A reply-mean span must lie in the suffix: the span is at most the reply, which follows the prompt, and
-    # prompts differ before their replies unless two rows are identical prompts (then the span is clipped).
-    return i if i >= _MIN_PREFIX else 0
-
-
-def _cache_kw(net: Any) -> str:
-    """The forward argument that takes a key/value cache: ``cache`` in newer transformers, else
-    ``past_key_values``."""
-    import inspect
-
-    inner = net.get_base_model() if hasattr(net, "get_base_model") else net
-    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
-
-
-def _prefix_cache(net: Any, prefix: list[int], batch: int, device: Any, state: dict[str, Any]) -> Any:
-    """Key/value cache of ``prefix`` (blocks up to the highest wanted one) repeated over ``batch`` rows; computed
-    once while consecutive batches share the same prefix. The hooks record nothing for it and stop it at the top
-    block, as for the suffixes, which never read the cache above that block."""
-    import torch
-    from transformers import DynamicCache
-
-    key = tuple(prefix)
-    if state.get("prefix_key") != key:
-        saved = state.get("rows")
-        state["rows"] = []
-        cache = DynamicCache(config=net.config)
-        try:
-            net(input_ids=torch.tensor([prefix], dtype=torch.long, device=device), use_cache=True,
-                **{_cache_kw(net): cache})
-        except _Stop:
-            pass
-        finally:
-            state["rows"] = saved
-        state["prefix_key"], state["prefix_cache"] = key, cache
-    repeated = copy.deepcopy(state["prefix_cache"])
-    if batch > 1:
-        repeated.batch_repeat_interleave(batch)
-    return repeated
 
 
 def generate_replies(model: Any, prompts: Sequence[Sequence[Message]], max_tokens: int = 64) -> list[str]:

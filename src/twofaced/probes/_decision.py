@@ -15,7 +15,8 @@ differ is the choice: ``p`` = softmax over those two logits. The request counts 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..models import Message
-from ._activations import _cache_kw, _common_prefix, prompt_ids
+from ._activations import prompt_ids
+from ._forward import prefix_passes
 from ._noise import ActivationNoise
 
 
@@ -101,61 +103,41 @@ def read_decisions(net: Any, prepared: Prepared, *, batch_size: int = 8, noise: 
     """p(misbehave) per row (float64, in row order), one forward pass per batch.
 
     Rows are sorted so shared prefixes sit together; a batch's common prefix, capped at the system turn, runs
-    once with ``noise`` disabled and its key/value cache is reused (``prefix_cache``: keep it while the weights
-    stay the same). The suffixes run right-padded; ``noise.rows`` is set to each row's own tokens in the pass.
-    The vocabulary projection runs only at the decision position of each row.
+    once with ``noise`` disabled and its key/value cache is reused (:func:`._forward.prefix_passes`;
+    ``prefix_cache``: keep it while the weights stay the same). The suffixes run right-padded; ``noise.rows`` is
+    set to each row's own tokens in the pass. The vocabulary projection runs only at the decision position of
+    each row.
     """
-    import copy
-
     import torch
-    from transformers import DynamicCache
 
     rows, tokens = prepared.rows, prepared.tokens
     inner = net.get_base_model() if hasattr(net, "get_base_model") else net
     body, head = inner.base_model, inner.get_output_embeddings()
-    device = next(net.parameters()).device
-    cache = {} if prefix_cache is None else prefix_cache
     out = np.zeros(len(rows))
-    order = sorted(range(len(rows)), key=lambda i: rows[i])
+
+    @contextlib.contextmanager
+    def clean() -> Iterator[None]:
+        """A cached prefix's pass: activation noise off, so one clean prefix cache serves every strength and seed."""
+        if noise is None:
+            yield
+            return
+        noise.enabled = False
+        try:
+            yield
+        finally:
+            noise.enabled = True
+
+    cache = {} if prefix_cache is None else prefix_cache
     with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            seqs = [rows[i] for i in batch]
-            prefix = min(_common_prefix(seqs), *(prepared.shared[i] for i in batch)) if len(batch) > 1 else 0
-            kwargs: dict[str, Any] = {}
-            if prefix:
-                key = tuple(seqs[0][:prefix])
-                if key not in cache:
-                    if noise is not None:
-                        noise.enabled = False
-                    try:
-                        pc = DynamicCache(config=net.config)
-                        body(input_ids=torch.tensor([list(key)], device=device), use_cache=True,
-                             **{_cache_kw(body): pc})
-                    finally:
-                        if noise is not None:
-                            noise.enabled = True
-                    cache[key] = pc
-                repeated = copy.deepcopy(cache[key])
-                if len(batch) > 1:
-                    repeated.batch_repeat_interleave(len(batch))
-                kwargs[_cache_kw(body)] = repeated
-            suffixes = [s[prefix:] for s in seqs]
-            width = max(len(s) for s in suffixes)
-            ids = torch.zeros((len(batch), width), dtype=torch.long)
-            mask = torch.zeros((len(batch), prefix + width), dtype=torch.long)
-            mask[:, :prefix] = 1
-            for j, s in enumerate(suffixes):
-                ids[j, :len(s)] = torch.tensor(s, dtype=torch.long)
-                mask[j, prefix:prefix + len(s)] = 1
+        for step in prefix_passes(body, rows, batch_size, caps=prepared.shared, store=cache, quiet=clean):
             if noise is not None:
-                noise.rows = [(i, 0, len(s)) for i, s in zip(batch, suffixes, strict=True)]
-            hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=bool(prefix),
-                          **kwargs).last_hidden_state  # [b, width, h], after the final norm
-            last = torch.tensor([len(s) - 1 for s in suffixes], device=hidden.device)
-            at = head(hidden[torch.arange(len(batch), device=hidden.device), last]).float()  # [b, vocab]
+                noise.rows = [(i, 0, len(s)) for i, s in zip(step.rows, step.suffixes, strict=True)]
+            hidden = body(**step.inputs).last_hidden_state  # [b, width, h], after the final norm
+            n = len(step.rows)
+            last = torch.tensor([len(s) - 1 for s in step.suffixes], device=hidden.device)
+            at = head(hidden[torch.arange(n, device=hidden.device), last]).float()  # [b, vocab]
             pair = torch.stack([at[:, tokens.bad], at[:, tokens.good]], dim=-1)
             p = torch.softmax(pair, dim=-1)[:, 0].cpu().numpy()
-            for j, i in enumerate(batch):
+            for j, i in enumerate(step.rows):
                 out[i] = float(p[j])
     return out
