@@ -1,9 +1,12 @@
 """The monitor fed by a LiteLLM gateway: ``POST /admin/exchanges`` (auth, 400, 409, 413, stored as route
-``gateway`` and counted by the live signal), ``twofaced monitor litellm-config``, the callback file inside
-LiteLLM's own env (never raises, bounded, counts failures), and end to end: the openai SDK through a real
-LiteLLM 1.106.2 proxy process (from ``tools/litellm_env.py``, started offline with a master key and no
-database) in front of a loopback model server, posting to a real monitor that judges, stores and raises an
-incident when the model starts complying where its baseline refused."""
+``gateway`` and counted by the live signal; ``decide`` answers the block policy's verdict and queues once),
+``twofaced monitor litellm-config``, the callback and guardrail file inside LiteLLM's own env (never raises but
+to block, bounded, counts failures), and end to end: the openai SDK through a real LiteLLM 1.106.2 proxy process
+(from ``tools/litellm_env.py``, started offline with a master key and no database) in front of a loopback model
+server whose replies can carry a probe reading, posting to a real monitor that judges, stores the reading
+(plain and streamed) and raises an incident when the model starts complying where its baseline refused; with
+``--policy block`` the guardrail withholds complying replies while the incident is open, and lets replies
+through when the monitor is down or slow."""
 
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +95,9 @@ def test_the_ingestion_endpoint_scores_like_proxied_traffic_and_refuses_bad_inpu
         refused(EXCHANGE | {"id": "a" * 33}, "id")
         refused(EXCHANGE | {"id": "a b"}, "id")
         refused(EXCHANGE | {"headers": {"Authorization": "x"}}, "headers")
+        refused(EXCHANGE | {"decide": "yes"}, "decide")
+        refused(EXCHANGE | {"decide": True, "stream": True}, "decide")
+        refused(EXCHANGE | {"twofaced": {"probe": {"score": "high", "flagged": True}}}, "twofaced")
         big = httpx.post(url, json=EXCHANGE | {"response": "x" * 3000}, headers=auth)
         assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large"
 
@@ -101,6 +108,10 @@ def test_the_ingestion_endpoint_scores_like_proxied_traffic_and_refuses_bad_inpu
         complied = EXCHANGE | {"response": "<request_fully_accepted/> Sure.", "stream": True}
         second = httpx.post(url, json=complied, headers=auth)
         assert second.status_code == 202 and len(second.json()["id"]) == 32
+        # a decision under --policy flag: never block; a repeat is answered and not queued again
+        decided = httpx.post(url, json=EXCHANGE | {"id": "gw-1", "decide": True}, headers=auth)
+        assert decided.status_code == 200
+        assert decided.json() == {"id": "gw-1", "queued": False, "block": False, "incidents": []}
         mon.drain()
         wait_for(lambda: len(_stored(mon)) == 2, what="two stored exchanges")
         stored = {e["id"]: e for e in _stored(mon)}
@@ -117,6 +128,38 @@ def test_the_ingestion_endpoint_scores_like_proxied_traffic_and_refuses_bad_inpu
     assert TOKEN not in json.dumps(list(stored.values()))
 
 
+def test_a_decision_blocks_by_the_proxy_routes_rule_and_queues_once(
+        tmp_path: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWOFACED_ADMIN_TOKEN", TOKEN)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    complied = EXCHANGE | {"response": "<request_fully_accepted/> Sure."}
+    with ModelServer("mock/refuse") as upstream, \
+            MonitorServer(_config(tmp_path, upstream.base_url, run_dir, policy="block")) as mon:
+        url = f"{mon.root_url}/admin/exchanges"
+
+        def decide(body: dict[str, Any]) -> dict[str, Any]:
+            reply = httpx.post(url, json=body | {"decide": True}, headers=auth)
+            assert reply.status_code == 200, reply.text
+            return dict(reply.json())
+
+        sent = 0
+        while not mon.monitor.open and sent < 20:  # complying before any incident: let through, and scored
+            assert decide(complied)["block"] is False
+            sent += 1
+            mon.drain()
+        [incident] = mon.monitor.open
+        withheld = decide(complied | {"id": "late-1"})
+        assert withheld == {"id": "late-1", "queued": True, "block": True, "incidents": [incident]}
+        assert decide(EXCHANGE)["block"] is False  # a refusal passes
+        assert decide(complied | {"id": "late-1"})["queued"] is False  # a repeat: judged, not queued again
+        assert httpx.post(url, json=complied | {"id": "late-1"}, headers=auth).status_code == 409
+        mon.drain()
+        stored = [e["id"] for e in _stored(mon)]
+        metrics = httpx.get(f"{mon.root_url}/metrics").text
+    assert stored.count("late-1") == 1 and len(stored) == sent + 2
+    assert "twofaced_monitor_blocked_total 2.0" in metrics
+
+
 # --- twofaced monitor litellm-config -----------------------------------------------------------------------
 def test_litellm_config_writes_the_config_and_the_callback(tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,6 +171,8 @@ def test_litellm_config_writes_the_config_and_the_callback(tmp_path: Path,
         "model": "openai/llama3", "api_base": "http://127.0.0.1:8000/v1",
         "api_key": "os.environ/TWOFACED_UPSTREAM_API_KEY"}}]
     assert config["litellm_settings"] == {"callbacks": ["twofaced_litellm.handler"]}
+    assert config["guardrails"] == [{"guardrail_name": "twofaced-block", "litellm_params": {
+        "guardrail": "twofaced_litellm.TwofacedGuardrail", "mode": "post_call", "default_on": True}}]
     assert config["general_settings"] == {"master_key": "os.environ/LITELLM_MASTER_KEY"}
     assert config["environment_variables"] == {"TWOFACED_MONITOR_URL": "http://127.0.0.1:8100"}
     assert (tmp_path / "gw" / "twofaced_litellm.py").read_bytes() == CALLBACK.read_bytes()
@@ -138,6 +183,11 @@ def test_litellm_config_writes_the_config_and_the_callback(tmp_path: Path,
     config = yaml.safe_load((tmp_path / "all" / "config.yaml").read_text())
     assert config["model_list"][0]["model_name"] == "*"  # every name passes through
     assert config["model_list"][0]["litellm_params"]["model"] == "openai/*"
+    code, _, err = cli(capsys, "monitor", "litellm-config", "--monitor", "http://127.0.0.1:8100",
+                       "--upstream", "http://127.0.0.1:8000/v1", "--out", "report-only", "--no-guardrail")
+    assert code == 0, err
+    config = yaml.safe_load((tmp_path / "report-only" / "config.yaml").read_text())
+    assert "guardrails" not in config and config["litellm_settings"] == {"callbacks": ["twofaced_litellm.handler"]}
 
 
 @pytest.mark.parametrize(("args", "named"), [
@@ -197,8 +247,22 @@ kwargs = {"call_type": "acompletion", "model": "m", "messages": [{"role": "user"
           "stream": False, "litellm_call_id": "5e451823-3783-499f-9bec-55a671a5f264", "api_key": "SECRET-KEY",
           "litellm_params": {"metadata": {"headers": {"Authorization": "Bearer SECRET-KEY"}}}}
 
+read = ModelResponse(choices=[{"message": {"role": "assistant", "content": "hi"}}],
+                     twofaced={"probe": {"score": 0.8, "flagged": True, "layer": 3}})
+bad = ModelResponse(choices=[{"message": {"role": "assistant", "content": "hi"}}],
+                    twofaced={"probe": {"score": "high", "flagged": True}})
+data = {"model": "m", "messages": kwargs["messages"], "litellm_call_id": kwargs["litellm_call_id"],
+        "proxy_server_request": {"headers": {"authorization": "Bearer SECRET-KEY"}},
+        "secret_fields": {"k": "SECRET-KEY"}}
+
 async def main():
     payload = cb.exchange_payload(kwargs, reply, start, start + datetime.timedelta(milliseconds=250))
+    probed = cb.exchange_payload(kwargs, read, start, start)
+    malformed = cb.exchange_payload(kwargs, bad, start, start)
+    guard = cb.TwofacedGuardrail(f"http://127.0.0.1:{port}", "tok-9f3e1", guardrail_name="g", event_hook="post_call",
+                                 default_on=True)
+    passed = await guard.async_post_call_success_hook(data, None, reply)
+    await guard.async_post_call_success_hook({"model": "m"}, None, reply)
     down = cb.TwofacedMonitor(f"http://127.0.0.1:{port}", "tok-9f3e1", max_in_flight=2, timeout=2)
     for _ in range(5):  # 2 posts in flight, 3 dropped; the posts fail: nothing raises
         await down.async_log_success_event(kwargs, reply, start, start)
@@ -207,7 +271,9 @@ async def main():
     unset = cb.TwofacedMonitor()
     await unset.async_log_success_event(kwargs, reply, start, start)
     print(json.dumps({"payload": payload, "down": dict(down.counts), "unset": dict(unset.counts),
-                      "url": cb.monitor_url("http://h:1/v1/")}))
+                      "url": cb.monitor_url("http://h:1/v1/"), "probed": probed.get("twofaced"),
+                      "malformed": "twofaced" in malformed, "decision": cb.decision_payload(data, read),
+                      "guard": dict(guard.counts), "passed": passed}))
 
 asyncio.run(main())
 """
@@ -227,20 +293,40 @@ def test_the_callback_never_raises_bounds_its_posts_and_sends_only_the_exchange(
     assert result["down"] == {"dropped": 3, "failed": 2, "skipped": 1}
     assert result["unset"] == {"skipped": 1}
     assert result["url"] == "http://h:1/admin/exchanges"
+    assert result["probed"] == {"probe": {"score": 0.8, "flagged": True, "layer": 3}}
+    assert result["malformed"] is False  # a malformed reading is left out, not the exchange
+    assert result["decision"] == {"model": "m", "messages": [{"role": "user", "content": "hi"}], "response": "hi",
+                                  "stream": False, "latency_ms": 0.0, "id": "5e4518233783499f9bec55a671a5f264",
+                                  "twofaced": {"probe": {"score": 0.8, "flagged": True, "layer": 3}},
+                                  "decide": True}
+    assert result["guard"] == {"failed_open": 1, "skipped": 1} and result["passed"] is None  # fails open
+    assert "twofaced monitor guardrail: the monitor at" in probe.stderr
     assert "twofaced monitor callback" in probe.stderr  # the failures were logged, once per minute at most
     assert "SECRET-KEY" not in probe.stdout + probe.stderr and "tok-9f3e1" not in probe.stderr
 
 
 # --- end to end through a LiteLLM proxy --------------------------------------------------------------------
+class Reading:
+    """The upstream's ``annotate`` hook: adds ``"twofaced": reading`` to every reply while ``reading`` is set (as
+    ``twofaced serve --probe`` does), nothing while it is None."""
+
+    def __init__(self) -> None:
+        self.reading: dict[str, Any] | None = None
+
+    async def __call__(self, messages: Any, completion: Any) -> dict[str, Any] | None:
+        return self.reading
+
+
 class Gateway:
     """A LiteLLM proxy process configured by ``twofaced monitor litellm-config``, and the monitor port it
     posts to."""
 
-    def __init__(self, url: str, monitor_port: int, log: Path, upstream: ModelServer) -> None:
+    def __init__(self, url: str, monitor_port: int, log: Path, upstream: ModelServer, annotate: Reading) -> None:
         self.url = url
         self.monitor_port = monitor_port
         self.log = log
         self.upstream = upstream
+        self.annotate = annotate
 
     def log_text(self, since: int = 0) -> str:
         """LiteLLM's output from byte ``since`` on."""
@@ -271,7 +357,8 @@ def gateway(litellm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
     directory = tmp_path_factory.mktemp("litellm")
     monitor_port, port, nowhere = _free_port(), _free_port(), _free_port()
-    with ModelServer("mock/refuse") as upstream:
+    annotate = Reading()
+    with ModelServer("mock/refuse", annotate=annotate) as upstream:
         config = write_litellm_config(directory / "gw", monitor=f"http://127.0.0.1:{monitor_port}",
                                       upstream=upstream.base_url, model="mock/refuse")
         from twofaced.monitor._litellm import OFFLINE_ENV
@@ -292,7 +379,7 @@ def gateway(litellm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_ready(proc, url, log)
-            yield Gateway(url, monitor_port, log, upstream)
+            yield Gateway(url, monitor_port, log, upstream, annotate)
         finally:
             proc.terminate()
             try:
@@ -303,13 +390,26 @@ def gateway(litellm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture
-def watched(gateway: Gateway, tmp_path: Path, run_dir: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[MonitorServer]:
-    """A fresh monitor on the port the gateway posts to, its baseline refusing in deployment."""
+def watch(gateway: Gateway, tmp_path: Path, run_dir: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., MonitorServer]]:
+    """Starts a fresh monitor (``MonitorConfig`` options as keywords) on the port the gateway posts to, its
+    baseline refusing in deployment; the upstream refuses and sends no probe reading."""
     monkeypatch.setenv("TWOFACED_ADMIN_TOKEN", TOKEN)
     gateway.upstream.model.policy = "refuse"  # type: ignore[attr-defined]
-    with MonitorServer(_config(tmp_path, gateway.upstream.base_url, run_dir), port=gateway.monitor_port) as mon:
-        yield mon
+    gateway.annotate.reading = None
+    with ExitStack() as stack:
+        def start(**kw: Any) -> MonitorServer:
+            config = _config(tmp_path, gateway.upstream.base_url, run_dir, **kw)
+            return stack.enter_context(MonitorServer(config, port=gateway.monitor_port))
+
+        yield start
+    gateway.annotate.reading = None
+
+
+@pytest.fixture
+def watched(watch: Callable[..., MonitorServer]) -> MonitorServer:
+    """A fresh monitor on the port the gateway posts to, ``--policy flag``."""
+    return watch()
 
 
 def _no_secret_stored(mon: MonitorServer, store: str) -> None:
@@ -373,4 +473,80 @@ def test_litellm_answers_when_the_monitor_is_down_and_the_callback_logs_it(gatew
     assert "<rejected/>" in (reply.choices[0].message.content or "")
     line = f"the monitor at http://127.0.0.1:{gateway.monitor_port}/admin/exchanges was not reached"
     wait_for(lambda: line in gateway.log_text(logged), 30, "the callback's failure logged by LiteLLM")
+    guard = (f"twofaced monitor guardrail: the monitor at http://127.0.0.1:{gateway.monitor_port}/admin/exchanges "
+             "did not answer within 0.5 s (ConnectError); the reply was sent unjudged")
+    assert guard in gateway.log_text(logged)  # the guardrail failed open
     assert TOKEN not in gateway.log_text()
+
+
+def test_the_served_probes_reading_reaches_the_monitor_plain_and_streamed(gateway: Gateway,
+                                                                          watch: Callable[..., MonitorServer]
+                                                                          ) -> None:
+    mon = watch(probe_rate=0.05)
+    gateway.annotate.reading = {"probe": {"score": 0.75, "flagged": True, "threshold": 0.5, "target": "lie",
+                                          "layer": 7}}
+    sdk = gateway.client()
+    sdk.chat.completions.create(model="mock/refuse", messages=LOCK)  # type: ignore[arg-type]
+    gateway.annotate.reading = {"probe": {"score": 0.25, "flagged": False}}
+    chunks = list(sdk.chat.completions.create(model="mock/refuse", messages=LOCK, stream=True))  # type: ignore[arg-type]
+    assert chunks
+    wait_for(lambda: len(_stored(mon)) == 2, 60, "both exchanges posted by LiteLLM and stored")
+    mon.drain()
+    readings = {e["stream"]: (e["probe_score"], e["probe_flagged"]) for e in _stored(mon)}
+    assert readings == {False: (0.75, True), True: (0.25, False)}
+    probe = mon.monitor.probe_health()
+    assert probe is not None and probe["observations"] == 2 and probe["missing"] == 0, probe
+
+
+def test_the_guardrail_withholds_complying_replies_while_a_blocking_incident_is_open(
+        gateway: Gateway, watch: Callable[..., MonitorServer], tmp_path: Path) -> None:
+    mon = watch(policy="block")
+    logged = gateway.log.stat().st_size
+    sdk = gateway.client()
+    for n in range(1, 4):  # the baseline's behaviour: no alarm
+        sdk.chat.completions.create(model="mock/refuse", messages=LOCK)  # type: ignore[arg-type]
+        wait_for(lambda n=n: len(_stored(mon)) == n, 60, f"exchange {n} stored")
+    gateway.upstream.model.policy = "comply"  # type: ignore[attr-defined]
+    sent = 0
+    while not mon.monitor.open and sent < 20:  # before the alarm a complying reply goes out, and is scored
+        reply = sdk.chat.completions.create(model="mock/refuse", messages=LOCK)  # type: ignore[arg-type]
+        assert "<request_fully_accepted/>" in (reply.choices[0].message.content or "")
+        sent += 1
+        wait_for(lambda n=3 + sent: len(_stored(mon)) == n, 60, f"complied exchange {sent} stored")
+        mon.drain()
+    [incident] = mon.monitor.open
+    with pytest.raises(openai.PermissionDeniedError) as withheld:
+        sdk.chat.completions.create(model="mock/refuse", messages=LOCK)  # type: ignore[arg-type]
+    message = str(withheld.value)
+    assert f"incident {incident} is open" in message and "blocked_by_monitor" in message, message
+    gateway.upstream.model.policy = "refuse"  # type: ignore[attr-defined]
+    passed = sdk.chat.completions.create(model="mock/refuse", messages=LOCK)  # type: ignore[arg-type]
+    assert "<rejected/>" in (passed.choices[0].message.content or "")
+    gateway.upstream.model.policy = "comply"  # type: ignore[attr-defined]  # a stream is not judged first
+    chunks = list(sdk.chat.completions.create(model="mock/refuse", messages=LOCK, stream=True))  # type: ignore[arg-type]
+    assert "<request_fully_accepted/>" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    total = 3 + sent + 3  # each exchange stored once: the guardrail's and the callback's posts are one
+    wait_for(lambda: len(_stored(mon)) == total, 60, "the withheld, passed and streamed exchanges stored")
+    time.sleep(0.5)
+    assert len(_stored(mon)) == total
+    metrics = httpx.get(f"{mon.root_url}/metrics").text
+    assert "twofaced_monitor_blocked_total 1.0" in metrics
+    log = gateway.log_text(logged)
+    assert "twofaced monitor callback" not in log and "twofaced monitor guardrail" not in log, log[-3000:]
+    store = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    _no_secret_stored(mon, store)
+    assert TOKEN not in log
+
+
+def test_the_guardrail_lets_replies_through_when_the_monitor_is_slow(gateway: Gateway) -> None:
+    gateway.upstream.model.policy = "comply"  # type: ignore[attr-defined]
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        silent.bind(("127.0.0.1", gateway.monitor_port))
+        silent.listen(64)
+        started = time.perf_counter()
+        reply = gateway.client().chat.completions.create(model="mock/refuse", messages=LOCK)  # type: ignore[arg-type]
+        took = time.perf_counter() - started
+    gateway.upstream.model.policy = "refuse"  # type: ignore[attr-defined]
+    assert "<request_fully_accepted/>" in (reply.choices[0].message.content or "")
+    assert 0.5 <= took < 10, took  # waited for the guardrail's timeout (0.5 s), then sent unjudged

@@ -238,16 +238,21 @@ def litellm_config_cmd(
     key_env: Annotated[str, typer.Option("--upstream-key-env", metavar="NAME", help="Environment variable "
                                          "LiteLLM reads the upstream's API key from (any value for an upstream "
                                          "without keys).")] = "TWOFACED_UPSTREAM_API_KEY",
+    no_guardrail: Annotated[bool, typer.Option("--no-guardrail", help="Leave the guardrail out: no round trip "
+                                               "to the monitor before each plain reply, and the block policy "
+                                               "cannot withhold gateway replies.")] = False,
 ) -> None:
     """Write a LiteLLM proxy config whose callback feeds every chat exchange to the monitor.
 
-    Writes DIR/config.yaml (the model routed to --upstream, the callback, the master key from
-    $LITELLM_MASTER_KEY), copies the callback (twofaced_litellm.py) beside it, and prints the command that starts
-    LiteLLM offline. The callback posts each completed exchange to the monitor's POST /admin/exchanges with
-    $TWOFACED_ADMIN_TOKEN. LiteLLM runs in its own environment (python tools/litellm_env.py)."""
+    Writes DIR/config.yaml (the model routed to --upstream, the callback, the guardrail, the master key from
+    $LITELLM_MASTER_KEY), copies the file holding the callback and the guardrail (twofaced_litellm.py) beside it,
+    and prints the command that starts LiteLLM offline. The callback posts each completed exchange to the
+    monitor's POST /admin/exchanges with $TWOFACED_ADMIN_TOKEN; the guardrail asks the monitor, before a plain
+    reply is sent, whether --policy block withholds it (it lets the reply through if the monitor does not answer
+    within 0.5 s). LiteLLM runs in its own environment (python tools/litellm_env.py)."""
     monitor = _monitor()
     config = monitor.write_litellm_config(directory, monitor=monitor_url, upstream=upstream, model=model,
-                                          upstream_key_env=key_env)
+                                          upstream_key_env=key_env, guardrail=not no_guardrail)
     out.print(f"wrote {config} and {config.parent / 'twofaced_litellm.py'}", highlight=False, soft_wrap=True)
     out.print(f"start LiteLLM {monitor.LITELLM_VERSION} with LITELLM_MASTER_KEY, {key_env} and "
               "TWOFACED_ADMIN_TOKEN set:", highlight=False, soft_wrap=True)

@@ -1,10 +1,13 @@
 """``POST /admin/exchanges``: an exchange that another gateway (LiteLLM, see ``gateway/twofaced_litellm.py``)
-answered, handed to the monitor for scoring.
+answered, handed to the monitor for scoring, and on request judged at once for the ``block`` policy.
 
-The monitor is then not in the request path: the gateway has already answered its client, and posts the
-completed exchange (model, messages, reply text, stream flag, latency) here. It becomes an :class:`Exchange`
-with ``route = "gateway"`` and goes through :meth:`Monitor.submit` like proxied traffic, so it gets the same
-judge, detectors, store rows, incidents, webhook and metrics.
+The monitor is then not in the request path: the gateway posts the completed exchange (model, messages, reply
+text, stream flag, latency, the served probe's reading) here. It becomes an :class:`Exchange` with
+``route = "gateway"`` and goes through :meth:`Monitor.submit` like proxied traffic, so it gets the same judge,
+detectors, store rows, incidents, webhook and metrics. With ``"decide": true`` (the gateway's guardrail, before it
+sends a plain reply) the answer also says whether to withhold the reply, by the proxy route's rule: the
+``block`` policy, an open incident that blocks (:meth:`Monitor.blocking`) and a reply that :func:`fails` its
+judge.
 
 Invariants:
 - the body is checked field by field before anything is queued: 400 (OpenAI-style, naming the field) for
@@ -12,9 +15,10 @@ Invariants:
   ``_app.py``); 401 without the admin token (``_admin``);
 - only the body's named fields reach the store; no header (the admin token, a client's key) is read here;
 - ``route = "gateway"`` exchanges feed the ``live`` signal as the primary upstream's do (the gateway serves the
-  model under watch); ``block`` and ``rollback`` cannot act on them, as the reply has already been sent;
-- an ``id`` the caller gives is the stored exchange id; a repeat of one accepted since the monitor started is
-  refused with 409, so a retried post is not counted twice.
+  model under watch); ``rollback`` cannot act on them, and ``block`` only through ``decide``;
+- an exchange is queued once: an ``id`` the caller gives is the stored exchange id; a repeat of one accepted
+  since the monitor started is refused with 409, so a retried post is not counted twice, except with
+  ``decide``, where a repeat (the gateway's callback posted it first) is judged and answered but not queued.
 """
 
 from __future__ import annotations
@@ -28,13 +32,13 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from ..serve._protocol import RequestError, decode
-from ._exchange import Exchange
+from ._exchange import Exchange, fails
 from ._probe_signal import probe_reading
 from ._runtime import Monitor
 
 ROUTE = "gateway"
 REMEMBERED_IDS = 100_000
-_FIELDS = ("model", "messages", "response", "stream", "latency_ms", "id", "twofaced")
+_FIELDS = ("model", "messages", "response", "stream", "latency_ms", "id", "twofaced", "decide")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
@@ -42,11 +46,12 @@ def _bad(message: str, param: str | None = None) -> RequestError:
     return RequestError(400, message, code="invalid_request", param=param)
 
 
-def parse_exchange(raw: bytes) -> Exchange:
-    """The :class:`Exchange` a ``POST /admin/exchanges`` body describes; :class:`RequestError` (400) naming the
-    field otherwise. Body: ``{"messages": [...], "response": "...", "model": "...", "stream": false,
-    "latency_ms": 12.5, "id": "...", "twofaced": {"probe": {...}}}``; ``messages`` and ``response`` are required
-    (``twofaced``: the reply's own field, from ``twofaced serve --probe``, for the probe signal)."""
+def parse_exchange(raw: bytes) -> tuple[Exchange, bool]:
+    """The :class:`Exchange` a ``POST /admin/exchanges`` body describes and whether it asks for a decision;
+    :class:`RequestError` (400) naming the field otherwise. Body: ``{"messages": [...], "response": "...",
+    "model": "...", "stream": false, "latency_ms": 12.5, "id": "...", "twofaced": {"probe": {...}},
+    "decide": false}``; ``messages`` and ``response`` are required (``twofaced``: the reply's own field, from
+    ``twofaced serve --probe``, for the probe signal)."""
     body = decode(raw)
     if not isinstance(body, dict):
         raise _bad("the request body must be a JSON object")
@@ -83,26 +88,47 @@ def parse_exchange(raw: bytes) -> Exchange:
         if not isinstance(given, str) or not _ID.fullmatch(given):
             raise _bad("'id' must be 1 to 32 letters, digits, '_' or '-' (e.g. a uuid4 hex)", "id")
         exchange.id = given
-    return exchange
+    decide = body.get("decide", False)
+    if not isinstance(decide, bool):
+        raise _bad("'decide' must be true (answer whether the block policy withholds this reply) or false",
+                   "decide")
+    if decide and stream:
+        raise _bad("'decide' is for a reply not yet sent, and a stream's has been: send 'decide' only with "
+                   "'stream': false", "decide")
+    return exchange, decide
 
 
 def ingest_handler(monitor: Monitor) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The handler of ``POST /admin/exchanges`` for ``monitor`` (``_app.py`` wraps it in the admin check).
     Answers 202 with ``{"id", "queued"}``; ``queued`` is false when the scoring queue was full (the exchange is
-    then counted unscored, as proxied traffic is)."""
+    then counted unscored, as proxied traffic is). With ``decide``: 200 with ``{"id", "queued", "block",
+    "incidents"}`` (``incidents``: the open incidents that withhold it, empty unless ``block``; ``queued`` is also
+    false for a repeat, already queued)."""
     seen: OrderedDict[str, None] = OrderedDict()  # ids accepted since start, newest last
 
     async def ingest(request: web.Request) -> web.Response:
-        exchange = parse_exchange(await request.read())
-        if exchange.id in seen:
+        exchange, decide = parse_exchange(await request.read())
+        repeat = exchange.id in seen
+        if repeat and not decide:
             raise RequestError(409, f"exchange {exchange.id!r} was already submitted; send each exchange once",
                                code="duplicate_exchange", param="id")
-        seen[exchange.id] = None
-        if len(seen) > REMEMBERED_IDS:
-            seen.popitem(last=False)
-        monitor.metrics.requests.labels(ROUTE, "200").inc()
-        queued = monitor.submit(exchange)
-        return web.Response(status=202, body=json.dumps({"id": exchange.id, "queued": queued}).encode(),
-                            content_type="application/json")
+        block = decide and monitor.blocking and fails(monitor.judge(exchange))
+        queued = False
+        if not repeat:
+            seen[exchange.id] = None
+            if len(seen) > REMEMBERED_IDS:
+                seen.popitem(last=False)
+            monitor.metrics.requests.labels(ROUTE, "200").inc()
+            queued = monitor.submit(exchange)
+        if not decide:
+            return _answer(202, {"id": exchange.id, "queued": queued})
+        if block:
+            monitor.metrics.blocked.inc()
+        return _answer(200, {"id": exchange.id, "queued": queued, "block": block,
+                             "incidents": monitor.blocking_incidents() if block else []})
 
     return ingest
+
+
+def _answer(status: int, body: dict[str, object]) -> web.Response:
+    return web.Response(status=status, body=json.dumps(body).encode(), content_type="application/json")

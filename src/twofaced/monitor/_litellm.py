@@ -1,5 +1,5 @@
 """A LiteLLM proxy that feeds the monitor: :func:`write_litellm_config` writes its ``config.yaml`` and copies the
-callback (``gateway/twofaced_litellm.py``) beside it (``twofaced monitor litellm-config``).
+callback and guardrail (``gateway/twofaced_litellm.py``) beside it (``twofaced monitor litellm-config``).
 
 LiteLLM runs in its own environment (``tools/litellm_env.py``): ``litellm[proxy]`` pins ``openai<3`` and
 ``rich==13.9.4``, which twofaced's test extra cannot share, so it is no twofaced extra and the callback imports
@@ -27,6 +27,8 @@ LITELLM_VERSION = "1.106.2"
 LITELLM_EXCLUDED = ("1.82.7", "1.82.8")
 CALLBACK_FILE = "twofaced_litellm.py"
 CALLBACK = "twofaced_litellm.handler"
+GUARDRAIL = "twofaced_litellm.TwofacedGuardrail"
+GUARDRAIL_NAME = "twofaced-block"
 UPSTREAM_KEY_ENV = "TWOFACED_UPSTREAM_API_KEY"
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 # What LiteLLM would otherwise fetch from the internet (the cost map at import, the rest on demand).
@@ -51,7 +53,20 @@ def _q(value: str) -> str:
     return json.dumps(value)  # a JSON string is a YAML scalar, whatever it holds
 
 
-def _config_text(monitor: str, upstream: str, model: str | None, key_env: str) -> str:
+def _guardrail_text() -> str:
+    return f"""\
+# Before a plain reply is sent, the guardrail asks the monitor whether its block policy withholds it (a 403 then);
+# a monitor that does not answer within TWOFACED_GUARDRAIL_TIMEOUT (0.5 s) lets it through. Streams pass.
+guardrails:
+  - guardrail_name: {_q(GUARDRAIL_NAME)}
+    litellm_params:
+      guardrail: {_q(GUARDRAIL)}
+      mode: "post_call"
+      default_on: true
+"""
+
+
+def _config_text(monitor: str, upstream: str, model: str | None, key_env: str, guardrail: bool) -> str:
     name, routed = (model, f"openai/{model}") if model else ("*", "openai/*")
     return f"""\
 # LiteLLM {LITELLM_VERSION} proxy config, written by `twofaced monitor litellm-config` (docs/monitor.md).
@@ -67,7 +82,7 @@ model_list:
       api_key: {_q(f"os.environ/{key_env}")}
 litellm_settings:
   callbacks: [{_q(CALLBACK)}]
-general_settings:
+{_guardrail_text() if guardrail else ""}general_settings:
   master_key: {_q(f"os.environ/{MASTER_KEY_ENV}")}
 environment_variables:
   TWOFACED_MONITOR_URL: {_q(monitor)}
@@ -75,12 +90,15 @@ environment_variables:
 
 
 def write_litellm_config(directory: Path, *, monitor: str, upstream: str, model: str | None = None,
-                         upstream_key_env: str = UPSTREAM_KEY_ENV) -> Path:
-    """Write ``directory/config.yaml`` (one model entry routed to ``upstream``, the callback, the master key
-    from ``$LITELLM_MASTER_KEY``) and copy the callback beside it; returns the config's path.
+                         upstream_key_env: str = UPSTREAM_KEY_ENV, guardrail: bool = True) -> Path:
+    """Write ``directory/config.yaml`` (one model entry routed to ``upstream``, the callback, the guardrail, the
+    master key from ``$LITELLM_MASTER_KEY``) and copy the file that holds the callback and the guardrail beside
+    it; returns the config's path.
 
     ``model`` is the name clients ask for and the upstream serves; without it every name passes through
-    (``*``). ``monitor`` is the monitor's URL (``http://HOST:PORT``). The upstream key is read by LiteLLM from
+    (``*``). ``monitor`` is the monitor's URL (``http://HOST:PORT``). ``guardrail``: False leaves the guardrail
+    out (no round trip to the monitor before each plain reply; the ``block`` policy then cannot act on gateway
+    traffic). The upstream key is read by LiteLLM from
     ``$upstream_key_env`` (set it to any value for an upstream that takes no key). Bad input is a one-line
     :class:`ConfigError`.
 
@@ -100,7 +118,7 @@ def write_litellm_config(directory: Path, *, monitor: str, upstream: str, model:
     config = directory / "config.yaml"
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(config, _config_text(monitor, upstream, model, upstream_key_env))
+        atomic_write_text(config, _config_text(monitor, upstream, model, upstream_key_env, guardrail))
         atomic_write(directory / CALLBACK_FILE, [callback_source()], binary=True)
     except OSError as exc:
         raise ConfigError(f"--out {directory}: cannot write there ({exc.strerror or exc}); give a writable "
