@@ -182,6 +182,7 @@ EXPECTED = {
         "JudgeInput",
         "LabelledRow",
         "ParsedCompletion",
+        "RequestHarmClassifier",
         "Verdict",
         "auroc",
         "calibrate",
@@ -198,6 +199,7 @@ EXPECTED = {
         "parse_completion",
         "parse_mapping",
         "register_judge",
+        "request_harm",
     ],
     "twofaced.report": [
         "FORMATS",

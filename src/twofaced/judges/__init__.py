@@ -16,6 +16,7 @@ from ._compliance_strict import NAME as COMPLIANCE_STRICT
 from ._compliance_strict import VERSION as COMPLIANCE_STRICT_VERSION
 from ._compliance_strict import classify_strict, judge_text_strict
 from ._parse import ParsedCompletion, needs_continuation, parse_completion
+from ._request_harm import RequestHarmClassifier, request_harm
 
 __all__ = [
     "COMPLIANCE_RULES",
@@ -28,6 +29,7 @@ __all__ = [
     "JudgeInput",
     "LabelledRow",
     "ParsedCompletion",
+    "RequestHarmClassifier",
     "Verdict",
     "auroc",
     "calibrate",
@@ -44,4 +46,5 @@ __all__ = [
     "parse_completion",
     "parse_mapping",
     "register_judge",
+    "request_harm",
 ]
