@@ -120,7 +120,7 @@ def test_mix_reports_the_live_request_mix_and_never_alarms(tmp_path: Path, stead
             status = httpx.get(f"{mon.root_url}/healthz").json()
             assert status["status"] == "ok"
     signals = {s["signal"]: s for s in monitor_status(store)["signals"]}
-    assert set(signals) == {"live", "mix"}
+    assert set(signals) == {"live", "harmful", "mix"}  # the baseline has harmful requests: the harmful signal
     mix = signals["mix"]
     assert mix["informational"] and not mix["alarm"] and mix["detectors"] == {}
     assert (mix["live_requests"], mix["observations"], mix["coverage"]) == (5, 4, 0.8)

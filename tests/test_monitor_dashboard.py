@@ -55,7 +55,7 @@ def test_the_dashboard_needs_the_admin_token(monitor: MonitorServer) -> None:
     assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no script at all
     assert "<script>" not in page.text and "&lt;script&gt;" in page.text
     status = httpx.get(f"{monitor.root_url}/admin/status", headers={"Authorization": f"Bearer {TOKEN}"}).json()
-    assert [s["signal"] for s in status["signals"]] == ["live", "canary", "mix"]
+    assert [s["signal"] for s in status["signals"]] == ["live", "harmful", "canary", "mix"]
     flagged = httpx.get(f"{monitor.root_url}/admin/exchanges?flagged=1",
                         headers={"Authorization": f"Bearer {TOKEN}"}).json()["exchanges"]
     assert [e["canary"] for e in flagged] == [False]  # the live reply; the canary pairs agree, so none is flagged
@@ -92,7 +92,7 @@ def test_the_dashboard_in_headless_chromium(monitor: MonitorServer) -> None:
             assert response is not None and response.status == 200
             sync_api.expect(page.locator("#title")).to_have_text("twofaced monitor")
             assert page.locator("section.signal").evaluate_all("els => els.map(e => e.dataset.signal)") == \
-                ["live", "canary", "mix"]
+                ["live", "harmful", "canary", "mix"]
             assert page.locator("#signal-canary tr.detector").count() == 2
             assert page.locator("#signal-live svg.chart").count() == 2
             cell = page.locator("#flagged tr.exchange pre").first.inner_text()

@@ -101,7 +101,11 @@ def test_the_admin_api_needs_the_token(tmp_path: Path, refuser: ModelServer, run
 
 
 def test_a_full_queue_counts_unscored_exchanges_and_never_blocks(tmp_path: Path, refuser: ModelServer,
-                                                                 run_dir: Path) -> None:
+                                                                 run_dir: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from twofaced.monitor import _runtime
+
+    monkeypatch.setattr(_runtime, "SCORE_WINDOW", 0.0)  # the worker takes one exchange and holds it
     release = threading.Event()
     with MonitorServer(config(tmp_path, refuser.base_url, run_dir, queue_size=1)) as mon:
         score = mon.monitor._score

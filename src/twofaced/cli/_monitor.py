@@ -132,6 +132,10 @@ def serve_cmd(
                                                      "the probe's flag rate on pre-deployment traffic (e.g. "
                                                      "fpr_honest of 'twofaced probe eval --json'), in (0, 1); a "
                                                      "rise opens a probe incident.")] = None,
+    tone_every: Annotated[int, typer.Option("--tone-every", metavar="N", min=0, help="Judge the tone of every "
+                                            "Nth live reply with tone-offline (MiniLM: needs the offline extra and "
+                                            "a baseline judged by tone-offline) and watch the share not warm "
+                                            "(0: off).")] = 0,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
                     ] = 8100,
@@ -139,8 +143,9 @@ def serve_cmd(
     """Serve the monitor: an OpenAI-compatible proxy (POST /v1/chat/completions plain and streaming, GET
     /v1/models, /healthz, /metrics; /dashboard and /admin/... with Authorization: Bearer
     $TWOFACED_ADMIN_TOKEN) that judges every exchange off the request path and raises an incident when the live
-    refusal rate, with --canary-every the canary pairs' discordance, or with --probe-rate the served probe's flag
-    rate, leaves the baseline's. Runs until Ctrl-C."""
+    refusal rate, the compliance rate on requests flagged harmful (the baseline's flag, else the offline request
+    classifier), with --tone-every the share of curt replies, with --canary-every the canary pairs' discordance,
+    or with --probe-rate the served probe's flag rate, leaves the baseline's. Runs until Ctrl-C."""
     from ._app import err, out
 
     monitor = _monitor()
@@ -148,7 +153,8 @@ def serve_cmd(
         upstream=upstream, baseline=baseline, fallback=fallback, store=store, policy=policy, webhook=webhook,
         false_alarm_every=every, shift=shift, queue_size=queue_size, store_buffer=store_buffer,
         upstream_timeout=timeout, max_body=max_body,
-        redact=redact, canary_every=canary_every, canary_model=canary_model, probe_rate=probe_rate)
+        redact=redact, canary_every=canary_every, canary_model=canary_model, probe_rate=probe_rate,
+        tone_every=tone_every)
     try:
         monitor.serve_monitor(config, host=host, port=port, on_ready=lambda url: out.print(
             f"monitoring {upstream} at {url}", highlight=False, soft_wrap=True))

@@ -2,7 +2,9 @@
 
 An OpenAI-compatible proxy in front of one configured upstream; every exchange is judged off the request path
 by the offline evaluation's rule judge; a two-sided Bernoulli CUSUM with a threshold from a target false-alarm
-rate compares the live refusal rate with the baseline run's (signal ``live``); on a schedule, canary pairs (a
+rate compares the live refusal rate with the baseline run's (signal ``live``), and so does one on the compliance
+rate with requests flagged harmful (signal ``harmful``: the baseline's flag, else the offline request classifier)
+and, sampled, one on the share of curt replies (signal ``tone``, ``--tone-every``); on a schedule, canary pairs (a
 held-out request of the baseline's scenario framed as training and as deployment) feed two more CUSUMs on the
 pairs' discordance (signal ``canary``); the live request mix is reported against the baseline's (signal
 ``mix``, informational). An alarm logs, posts a webhook, counts in Prometheus, opens an incident and applies

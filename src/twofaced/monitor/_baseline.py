@@ -2,7 +2,9 @@
 
 What the monitor takes from it: the output protocol its scenario declared (so live replies are judged the way
 the offline evaluation judged them), the refusal rate in the **deployment** condition by ``compliance-rules``
-(live traffic is deployment, and the live judge is ``compliance-rules``, so both sides count the same way), the
+(live traffic is deployment, and the live judge is ``compliance-rules``, so both sides count the same way) and
+its compliance rate on harmful requests in the same condition (the ``harmful`` signal's reference), the share
+of its deployment replies ``tone-offline`` judged not warm when the run was judged by it (the ``tone`` signal's), the
 text, harmfulness flag and category of every baseline request (a live request that contains one inherits
 them), the request mix (harmful share and categories of its distinct requests: the ``mix`` signal's
 reference), and for the canary pairs the scenario, cue and sampling parameters it ran with and its **paired**
@@ -24,6 +26,7 @@ from typing import Any
 
 from ..errors import ConfigError, RunDirError
 from ..judges import COMPLIANCE_RULES
+from ..judges._tone_offline import NAME as TONE_OFFLINE
 from ..run import Record, read_run
 from ..scenarios import OutputProtocol
 from ..stats import paired_counts
@@ -53,6 +56,10 @@ class Baseline:
     protocol: OutputProtocol
     refused: int  # deployment-condition items judged refused by compliance-rules
     n: int  # deployment-condition items judged complied or refused (unparseable ones left out)
+    harmful_complied: int = 0  # of those on harmful requests: judged complied (the harmful signal's reference)
+    harmful_n: int = 0  # of those: on harmful requests
+    tone_curt: int = 0  # deployment-condition items tone-offline judged not warm (the tone signal's reference)
+    tone_n: int = 0  # deployment-condition items tone-offline judged (warm or not)
     requests: dict[str, bool] = field(default_factory=dict, repr=False)  # normalised request text -> harmful
     categories: dict[str, str] = field(default_factory=dict, repr=False)  # normalised request text -> category
     cue: str | None = None
@@ -69,6 +76,17 @@ class Baseline:
     def refusal_rate(self) -> float:
         """Jeffreys' estimate of the deployment refusal rate (see the module)."""
         return jeffreys(self.refused, self.n)
+
+    @property
+    def curt_rate(self) -> float | None:
+        """Jeffreys' estimate of the deployment rate of replies ``tone-offline`` judged not warm; None when the
+        baseline was not judged by it."""
+        return None if self.tone_n == 0 else jeffreys(self.tone_curt, self.tone_n)
+
+    @property
+    def harmful_compliance_rate(self) -> float | None:
+        """Jeffreys' estimate of the deployment compliance rate on harmful requests; None without any."""
+        return None if self.harmful_n == 0 else jeffreys(self.harmful_complied, self.harmful_n)
 
     def known(self, request: str) -> str | None:
         """The baseline request a live request is: exact match of the normalised text, else the longest
@@ -92,7 +110,10 @@ class Baseline:
     def to_dict(self) -> dict[str, object]:
         return {"directory": self.directory, "model": self.model, "scenario": self.scenario, "cue": self.cue,
                 "condition": CONDITION, "judge": COMPLIANCE_RULES, "refused": self.refused, "n": self.n,
-                "refusal_rate": self.refusal_rate, "requests": len(self.requests),
+                "refusal_rate": self.refusal_rate, "harmful_complied": self.harmful_complied,
+                "harmful_n": self.harmful_n, "harmful_compliance_rate": self.harmful_compliance_rate,
+                "tone_curt": self.tone_curt, "tone_n": self.tone_n,
+                "requests": len(self.requests),
                 "pairs": dict(zip(PAIR_CELLS, self.pairs, strict=True))}
 
 
@@ -123,14 +144,21 @@ def load_baseline(directory: str | Path) -> Baseline:
         reading = read_run(directory, judge=COMPLIANCE_RULES)
     except RunDirError as exc:
         raise RunDirError(f"--baseline {directory}: {exc}") from None
-    refused = n = 0
+    refused = n = harmful_complied = harmful_n = tone_curt = tone_n = 0
     for r in reading.records:
         if r.condition != CONDITION or r.ablation is not None:
             continue
+        tone = r.verdict(TONE_OFFLINE)
+        if tone in ("complied", "refused"):
+            tone_n += 1
+            tone_curt += tone == "refused"
         verdict = r.verdict(COMPLIANCE_RULES)
         if verdict in ("complied", "refused"):
             n += 1
             refused += verdict == "refused"
+            if r.harmful:
+                harmful_n += 1
+                harmful_complied += verdict == "complied"
     if n == 0:
         raise ConfigError(f"--baseline {directory} has no {CONDITION}-condition item judged by {COMPLIANCE_RULES}; "
                           "give a run directory of the same model with both conditions")
@@ -142,6 +170,7 @@ def load_baseline(directory: str | Path) -> Baseline:
     except ValueError:
         params = {}
     return Baseline(directory=str(reading.directory), model=meta.get("model", ""), scenario=meta.get("scenario", ""),
-                    protocol=reading.protocol, refused=refused, n=n, requests=requests, categories=categories,
+                    protocol=reading.protocol, refused=refused, n=n, harmful_complied=harmful_complied,
+                    harmful_n=harmful_n, tone_curt=tone_curt, tone_n=tone_n, requests=requests, categories=categories,
                     cue=meta.get("cue"), params=params if isinstance(params, dict) else {},
                     pairs=_pairs(reading.records), mix=_mix(reading.records))

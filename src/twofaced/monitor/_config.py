@@ -48,7 +48,8 @@ class MonitorConfig:
     oldest exchange is dropped, logged and counted); ``canary_every``: seconds between canary pairs (0: none);
     ``canary_model``: the ``model`` a canary names (default: the one live traffic last named, else the first the
     upstream lists); ``probe_rate``: the served probe's flag rate on the model's pre-deployment traffic, the
-    probe signal's in-control rate (None: no probe signal; see ``_probe_signal.py``)."""
+    probe signal's in-control rate (None: no probe signal; see ``_probe_signal.py``); ``tone_every``: judge the
+    tone of every Nth live reply with ``tone-offline`` for the tone signal (0: off; see ``_tone.py``)."""
 
     upstream: str
     baseline: Path
@@ -68,6 +69,7 @@ class MonitorConfig:
     canary_every: float = 0.0
     canary_model: str | None = None
     probe_rate: float | None = None
+    tone_every: int = 0
 
     def checked(self) -> MonitorConfig:
         """A copy with URLs normalised and the default store filled in; raises ConfigError on a bad value."""
@@ -103,10 +105,13 @@ class MonitorConfig:
             raise ConfigError(f"--probe-rate must be the probe's flag rate on pre-deployment traffic, strictly between "
                               f"0 and 1 (e.g. fpr_honest of 'twofaced probe eval --json'), got {self.probe_rate:g}"
                               f"{hint}")
+        if self.tone_every < 0:
+            raise ConfigError(f"--tone-every must be 0 (off) or N (judge the tone of every Nth live reply), got "
+                              f"{self.tone_every}")
         return MonitorConfig(
             upstream=upstream, baseline=Path(self.baseline), fallback=fallback,
             store=self.store or default_store_url(), policy=self.policy, webhook=webhook,
             false_alarm_every=self.false_alarm_every, shift=self.shift, alpha=self.alpha, queue_size=self.queue_size,
             store_buffer=self.store_buffer, max_body=self.max_body, upstream_timeout=self.upstream_timeout,
             redact=self.redact, poll_seconds=self.poll_seconds, canary_every=self.canary_every,
-            canary_model=self.canary_model, probe_rate=self.probe_rate)
+            canary_model=self.canary_model, probe_rate=self.probe_rate, tone_every=self.tone_every)

@@ -18,7 +18,7 @@ JSON dict, stored after every update, so a restart resumes the same walk.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from ..stats import BernoulliCusum
 from ._signal import CusumSignal, cusum_for, rise_target
@@ -37,37 +37,39 @@ class LiveSignal(CusumSignal[float]):
 
     SIGNAL = SIGNAL
     DIRECTIONS = DIRECTIONS
+    OUTCOME: ClassVar[str] = "refused (compliance-rules)"  # the event counted, as the status names it
 
     p0: float
     shift: float
     false_alarm_every: float
     detectors: dict[str, BernoulliCusum]
-    successes: int = 0  # refusals observed
+    successes: int = 0  # events observed (here refusals)
     n: int = 0  # observations
     excursions: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {d: [] for d in DIRECTIONS})
 
     @classmethod
-    def create(cls, p0: float, shift: float, false_alarm_every: float) -> LiveSignal:
-        """New detectors for the in-control refusal rate ``p0`` (thresholds computed exactly; see ``stats``)."""
+    def create(cls, p0: float, shift: float, false_alarm_every: float) -> Self:
+        """New detectors for the in-control event rate ``p0`` (thresholds computed exactly; see ``stats``)."""
         return cls(p0, shift, false_alarm_every,
                    {d: cusum_for(p0, p1, 2 * false_alarm_every) for d, p1 in _targets(p0, shift).items()})
 
-    def observe(self, refused: bool, exchange_id: str) -> list[str]:
-        """Add one outcome; returns the directions that entered alarm on it."""
+    def observe(self, event: bool, exchange_id: str) -> list[str]:
+        """Add one outcome (``event``: the exchange is the event counted); returns the directions that entered
+        alarm on it."""
         self.n += 1
-        self.successes += refused
-        return self._track(dict.fromkeys(self.detectors, int(refused)), {"exchange_id": exchange_id})
+        self.successes += event
+        return self._track(dict.fromkeys(self.detectors, int(event)), {"exchange_id": exchange_id})
 
     def status(self, alpha: float) -> dict[str, Any]:
         """JSON-ready: baseline rate, live rate with its confidence sequence, each detector's statistic."""
-        return self._status(alpha, outcome="refused (compliance-rules)", baseline_rate=self.p0,
+        return self._status(alpha, outcome=self.OUTCOME, baseline_rate=self.p0,
                             events=self.successes, n=self.n, extra={"false_alarm_every": self.false_alarm_every})
 
     def to_dict(self) -> dict[str, Any]:
         return self._state({"successes": self.successes, "n": self.n})
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LiveSignal:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """Raises ConfigError for a state of another version or shape."""
         detectors, excursions = cls._read_state(data)
         return cls(float(data["p0"]), float(data["shift"]), float(data["false_alarm_every"]), detectors,

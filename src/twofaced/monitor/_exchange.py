@@ -2,7 +2,10 @@
 
 Judges: ``compliance-rules`` with the baseline scenario's output protocol (the offline evaluation's rule judge:
 tags first, then refusal phrasing, so ordinary untagged traffic is judged too), and the request's harmfulness
-and category taken from the baseline when the live request contains a baseline request (else unknown).
+and category taken from the baseline when the live request contains a baseline request (else unknown). A live
+request the baseline does not know is classified by ``request-harm`` (the offline request classifier, tens of
+microseconds): its verdict feeds the ``harmful`` signal and is stored as a verdict of its own, while ``harmful``
+(the stored column, and what ``block`` and ``mix`` read) stays the baseline's flag only.
 
 A canary exchange (``canary``: True) is one half of a canary pair the monitor sent itself (``pair_id``,
 ``condition``: the framing it was rendered in); it is stored like any exchange but never feeds the live or mix
@@ -20,7 +23,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..judges import COMPLIANCE_RULES, COMPLIANCE_RULES_VERSION, judge_text
+from ..judges import COMPLIANCE_RULES, COMPLIANCE_RULES_VERSION, judge_text, request_harm
+from ..judges._request_harm import NAME as REQUEST_HARM
+from ..judges._request_harm import VERSION as REQUEST_HARM_VERSION
+from ..judges._tone_offline import NAME as TONE_OFFLINE
+from ..judges._tone_offline import THRESHOLD as TONE_THRESHOLD
+from ..judges._tone_offline import VERSION as TONE_OFFLINE_VERSION
 from ._baseline import Baseline
 from ._probe_signal import ProbeReading
 
@@ -48,8 +56,17 @@ class Exchange:
 class Judged:
     verdict: str  # complied, refused, unparseable
     rationale: str
-    harmful: bool | None
+    harmful: bool | None  # the baseline's flag (None: not a baseline request)
     category: str | None = None
+    harm_score: float | None = None  # request-harm's probability, for a request the baseline does not know
+    warmth: float | None = None  # tone-offline's P(warm) of the reply, when it was sampled (``--tone-every``)
+
+    @property
+    def flagged_harmful(self) -> bool:
+        """Whether the harmful signal counts this exchange: the baseline's flag, else the classifier's."""
+        if self.harmful is not None:
+            return self.harmful
+        return self.harm_score is not None and self.harm_score >= request_harm().threshold
 
     @property
     def refused(self) -> bool | None:
@@ -73,9 +90,10 @@ def judge_exchange(exchange: Exchange, baseline: Baseline) -> Judged:
     verdict = judge_text(exchange.response, baseline.protocol)
     if exchange.canary:  # the monitor's own request: its flag is the scenario's, set by the caller
         return Judged(verdict.verdict, verdict.rationale, None)
-    key = baseline.known(last_user_text(exchange.messages))
+    text = last_user_text(exchange.messages)
+    key = baseline.known(text)
     if key is None:
-        return Judged(verdict.verdict, verdict.rationale, None)
+        return Judged(verdict.verdict, verdict.rationale, None, harm_score=request_harm().score(text))
     return Judged(verdict.verdict, verdict.rationale, baseline.requests[key], baseline.categories.get(key))
 
 
@@ -104,6 +122,15 @@ def rows(exchange: Exchange, judged: Judged, *, redact: bool, flagged: bool | No
         "probe_score": None if exchange.probe is None else exchange.probe.score,
         "probe_flagged": None if exchange.probe is None else exchange.probe.flagged,
     }
-    verdict = {"judge": COMPLIANCE_RULES, "version": COMPLIANCE_RULES_VERSION, "verdict": judged.verdict,
-               "rationale": judged.rationale, "created_at": time.time()}
-    return row, [verdict]
+    now = time.time()
+    verdicts = [{"judge": COMPLIANCE_RULES, "version": COMPLIANCE_RULES_VERSION, "verdict": judged.verdict,
+                 "rationale": judged.rationale, "created_at": now}]
+    if judged.harm_score is not None:
+        verdicts.append({"judge": REQUEST_HARM, "version": REQUEST_HARM_VERSION,
+                         "verdict": "harmful" if judged.flagged_harmful else "benign",
+                         "rationale": f"p(harmful) = {judged.harm_score:.3f}", "created_at": now})
+    if judged.warmth is not None:
+        verdicts.append({"judge": TONE_OFFLINE, "version": TONE_OFFLINE_VERSION,
+                         "verdict": "complied" if judged.warmth >= TONE_THRESHOLD else "refused",
+                         "rationale": f"p(warm) = {judged.warmth:.3f}", "created_at": now})
+    return row, verdicts

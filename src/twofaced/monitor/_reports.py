@@ -9,13 +9,17 @@ from ._canary import SIGNAL as CANARY
 from ._canary import CanarySignal
 from ._detector import SIGNAL as LIVE
 from ._detector import LiveSignal
+from ._harmful import SIGNAL as HARMFUL
+from ._harmful import HarmfulSignal
 from ._mix import SIGNAL as MIX
 from ._mix import MixSignal
 from ._probe_signal import SIGNAL as PROBE
 from ._probe_signal import ProbeSignal
 from ._store import open_monitor_store
+from ._tone import SIGNAL as TONE
+from ._tone import ToneSignal
 
-ORDER = (LIVE, CANARY, MIX, PROBE)
+ORDER = (LIVE, HARMFUL, TONE, CANARY, MIX, PROBE)
 
 
 def signal_status(state: dict[str, Any]) -> dict[str, Any]:
@@ -29,6 +33,9 @@ def signal_status(state: dict[str, Any]) -> dict[str, Any]:
         return MixSignal.from_dict(state).status(alpha, state.get("baseline_mix", {}))
     if name == PROBE:
         return ProbeSignal.from_dict(state).status(alpha)
+    if name in (HARMFUL, TONE):
+        cls = HarmfulSignal if name == HARMFUL else ToneSignal
+        return cls.from_dict(state).status(alpha) | {"baseline": state.get("baseline")}
     return LiveSignal.from_dict(state).status(alpha) | {"baseline": state.get("baseline")}
 
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -70,6 +71,8 @@ from ._canary import CanarySignal, baseline_rates
 from ._config import MonitorConfig
 from ._detector import SIGNAL, LiveSignal
 from ._exchange import Exchange, Judged, judge_exchange, rows
+from ._harmful import SIGNAL as HARMFUL
+from ._harmful import HarmfulSignal
 from ._metrics import make_metrics
 from ._mix import SIGNAL as MIX
 from ._mix import MixSignal
@@ -77,6 +80,8 @@ from ._probe_signal import SIGNAL as PROBE
 from ._probe_signal import ProbeSignal
 from ._response import alert_line, post_webhook
 from ._store import MonitorStore, Versioned, Walk
+from ._tone import SIGNAL as TONE
+from ._tone import ToneJudge, ToneSignal, load_tone_judge
 
 log = logging.getLogger("twofaced.monitor")
 
@@ -96,14 +101,15 @@ SCORE_GATHER = 16
 _yield: Callable[[], None] = getattr(os, "sched_yield", lambda: time.sleep(0))
 BACKOFF = (0.1, 5.0)  # the flusher's first and longest wait between tries while the store is unavailable
 IDLE_TICK = 0.1  # how often the flusher looks for buffered writes
-BLOCKING = frozenset({(SIGNAL, "drop"), (CANARY, "deployment_only")})
+BLOCKING = frozenset({(SIGNAL, "drop"), (HARMFUL, "rise"), (CANARY, "deployment_only")})
 LIVE_ROUTES = frozenset({"upstream", "gateway"})  # the routes whose exchanges feed the live and probe signals
 NO_PROBE = ("--probe-rate is set but no live exchange has carried a probe reading ('twofaced': {'probe': ...}); "
             "serve the model with 'twofaced serve SPEC --probe DIR', or leave --probe-rate out")
-_Restorable = LiveSignal | CanarySignal | MixSignal | ProbeSignal
-_ATTRIBUTE = {SIGNAL: "signal", CANARY: "canary", MIX: "mix", PROBE: "probe"}  # where the monitor keeps each signal
+_Restorable = LiveSignal | HarmfulSignal | ToneSignal | CanarySignal | MixSignal | ProbeSignal
+# where the monitor keeps each signal
+_ATTRIBUTE = {SIGNAL: "signal", HARMFUL: "harmful", TONE: "tone", CANARY: "canary", MIX: "mix", PROBE: "probe"}
 LEASE_PERIODS = 3  # the canary lease lasts this many canary periods: a dead sender is replaced within them
-_S = TypeVar("_S", LiveSignal, CanarySignal, MixSignal, ProbeSignal)
+_S = TypeVar("_S", LiveSignal, HarmfulSignal, ToneSignal, CanarySignal, MixSignal, ProbeSignal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +145,28 @@ class Monitor:
             MIX: (MixSignal.from_dict, lambda s: True)}
         self.signal = self._restore(stored, SIGNAL, lambda: LiveSignal.create(baseline.refusal_rate, c.shift,
                                                                                c.false_alarm_every))
+        self.harmful: HarmfulSignal | None = None
+        harmful_p0 = baseline.harmful_compliance_rate
+        if harmful_p0 is not None:
+            self._kinds[HARMFUL] = (HarmfulSignal.from_dict,
+                                    lambda s: s.matches(harmful_p0, c.shift, c.false_alarm_every))
+            self.harmful = self._restore(stored, HARMFUL, lambda: HarmfulSignal.create(harmful_p0, c.shift,
+                                                                                        c.false_alarm_every))
+        elif HARMFUL in stored:  # a baseline without harmful requests now: the last walk is shown, not changed
+            with contextlib.suppress(ConfigError, KeyError, TypeError, ValueError):
+                self.harmful = HarmfulSignal.from_dict(stored[HARMFUL])
+        self.tone: ToneSignal | None = None
+        self.tone_judge: ToneJudge | None = None
+        self._tone_seen = 0  # live replies with text seen: every tone_every-th is judged
+        if c.tone_every > 0:
+            curt_p0 = baseline.curt_rate
+            self.tone_judge = load_tone_judge(baseline.directory, curt_p0)
+            assert curt_p0 is not None
+            self._kinds[TONE] = (ToneSignal.from_dict, lambda s: s.matches(curt_p0, c.shift, c.false_alarm_every))
+            self.tone = self._restore(stored, TONE, lambda: ToneSignal.create(curt_p0, c.shift, c.false_alarm_every))
+        elif TONE in stored:  # --tone-every off now: the last walk is shown, not changed
+            with contextlib.suppress(ConfigError, KeyError, TypeError, ValueError):
+                self.tone = ToneSignal.from_dict(stored[TONE])
         self.canary: CanarySignal | None = None
         if self.canaries is not None:
             rates = baseline_rates(baseline)
@@ -233,11 +261,17 @@ class Monitor:
 
     def _state(self, name: str, signal: _Restorable | None = None) -> dict[str, Any]:
         """The JSON state of a signal, with what the read commands need to report it without the baseline."""
-        signal = signal or {SIGNAL: self.signal, CANARY: self.canary, MIX: self.mix, PROBE: self.probe}[name]
+        signal = signal or getattr(self, _ATTRIBUTE[name])
         assert signal is not None
         extra: dict[str, Any] = {"alpha": self.config.alpha}
         if name == SIGNAL:
             extra["baseline"] = self.baseline.to_dict()
+        elif name == HARMFUL:
+            extra["baseline"] = {"harmful_complied": self.baseline.harmful_complied,
+                                 "harmful_n": self.baseline.harmful_n}
+        elif name == TONE:
+            extra["baseline"] = {"tone_curt": self.baseline.tone_curt, "tone_n": self.baseline.tone_n,
+                                 "every": self.config.tone_every}
         elif name == CANARY:
             extra["baseline_pairs"] = list(self.baseline.pairs)
         elif name == MIX:
@@ -245,7 +279,8 @@ class Monitor:
         return signal.to_dict() | extra
 
     def _publish(self) -> None:
-        for name, signal in ((SIGNAL, self.signal), (CANARY, self.canary), (PROBE, self.probe)):
+        for name, signal in ((SIGNAL, self.signal), (HARMFUL, self.harmful), (TONE, self.tone),
+                             (CANARY, self.canary), (PROBE, self.probe)):
             for direction, cusum in ({} if signal is None else signal.detectors).items():
                 self.metrics.statistic.labels(name, direction).set(cusum.statistic)
                 self.metrics.threshold.labels(name, direction).set(cusum.h)
@@ -268,6 +303,11 @@ class Monitor:
         alpha = self.config.alpha
         with self.lock:
             signals = [self.signal.status(alpha) | {"baseline": self.baseline.to_dict()}]
+            if self.harmful is not None:
+                signals.append(self.harmful.status(alpha) | {"enabled": HARMFUL in self._kinds})
+            if self.tone is not None:
+                signals.append(self.tone.status(alpha) | {"enabled": TONE in self._kinds,
+                                                          "every": self.config.tone_every})
             if self.canary is not None:
                 signals.append(self.canary.status(alpha, self.baseline.pairs)
                                | {"enabled": self.canaries is not None, "every_seconds": self.config.canary_every})
@@ -283,6 +323,9 @@ class Monitor:
         """Each detector's statistic over its current excursion (the dashboard's charts), per signal."""
         with self.lock:
             out = {SIGNAL: {d: [t["statistic"] for t in e] for d, e in self.signal.excursions.items()}}
+            for name, signal in ((HARMFUL, self.harmful), (TONE, self.tone)):
+                if signal is not None:
+                    out[name] = {d: [t["statistic"] for t in e] for d, e in signal.excursions.items()}
             if self.canary is not None:
                 out[CANARY] = {d: [t["statistic"] for t in e] for d, e in self.canary.excursions.items()}
             if self.probe is not None:
@@ -386,14 +429,20 @@ class Monitor:
         """In the worker thread: judge each exchange and update the signals with it, in arrival order (an alarm
         fires at the same exchange, with the same trace, as if each were scored alone); then store the batch in
         one transaction with the states after its last exchange (``WriteBuffer.write_exchanges``)."""
-        judged_batch = []
+        judged_pairs = []
         for exchange in batch:
             _yield()
             try:
-                judged = self.judge(exchange)
-                judged_batch.append((exchange, judged, rows(exchange, judged, redact=self.config.redact)))
+                judged_pairs.append((exchange, self.judge(exchange)))
             except Exception:  # a bug must not lose the rest of the batch: log it with the exchange and go on
                 log.exception("twofaced monitor: scoring exchange %s failed", exchange.id)
+        judged_pairs = self._judge_tone(judged_pairs)
+        judged_batch = []
+        for exchange, judged in judged_pairs:
+            try:
+                judged_batch.append((exchange, judged, rows(exchange, judged, redact=self.config.redact)))
+            except Exception:  # a bug must not lose the rest of the batch: log it with the exchange and go on
+                log.exception("twofaced monitor: storing exchange %s failed", exchange.id)
         fired: list[_Fired] = []
 
         def observe(_walk: Walk | None) -> list[Write]:
@@ -410,9 +459,33 @@ class Monitor:
             return writes
 
         if judged_batch:
-            names = [SIGNAL, MIX] + ([PROBE] if self.probe is not None and self.config.probe_rate is not None else [])
+            names = [name for name in (SIGNAL, HARMFUL, TONE, MIX, PROBE) if name in self._kinds]
             self._walk(names, observe)
         return fired
+
+    def _judge_tone(self, judged: list[tuple[Exchange, Judged]]) -> list[tuple[Exchange, Judged]]:
+        """In the worker thread: every ``tone_every``-th live reply with text gets ``tone-offline``'s P(warm), in
+        one batch (a failure is logged and leaves those replies unjudged for tone)."""
+        if self.tone_judge is None:
+            return judged
+        picked = []
+        for k, (exchange, _) in enumerate(judged):
+            if exchange.route in LIVE_ROUTES and exchange.response.strip():
+                self._tone_seen += 1
+                if self._tone_seen % self.config.tone_every == 0:
+                    picked.append(k)
+        if not picked:
+            return judged
+        try:
+            warmth = self.tone_judge.warmth([judged[k][0].response for k in picked])
+        except Exception:  # the tone judge must not stop scoring
+            log.exception("twofaced monitor: the tone judge failed on %d replies", len(picked))
+            return judged
+        out = list(judged)
+        for k, w in zip(picked, warmth, strict=True):
+            exchange, j = out[k]
+            out[k] = (exchange, dataclasses.replace(j, warmth=w))
+        return out
 
     def _observe(self, exchange: Exchange, judged: Judged, fired: list[_Fired]) -> list[tuple[str, dict[str, Any]]]:
         """Under the lock: one judged exchange into the signals it feeds; appends what it fires to ``fired`` and
@@ -425,6 +498,20 @@ class Monitor:
                 trace = list(self.signal.excursions[d])
                 fired.append(_Fired(SIGNAL, d, status, trace, [t["exchange_id"] for t in trace]))
             states.append((SIGNAL, self._state(SIGNAL)))
+            if self.harmful is not None and HARMFUL in self._kinds and judged.flagged_harmful:
+                directions = self.harmful.observe(not judged.refused, exchange.id)
+                status = self.harmful.status(self.config.alpha) | {"model": exchange.model} if directions else {}
+                for d in directions:
+                    trace = list(self.harmful.excursions[d])
+                    fired.append(_Fired(HARMFUL, d, status, trace, [t["exchange_id"] for t in trace]))
+                states.append((HARMFUL, self._state(HARMFUL)))
+        if judged.warmth is not None and self.tone is not None and self.tone_judge is not None:
+            directions = self.tone.observe(judged.warmth < self.tone_judge.threshold, exchange.id)
+            status = self.tone.status(self.config.alpha) | {"model": exchange.model} if directions else {}
+            for d in directions:
+                trace = list(self.tone.excursions[d])
+                fired.append(_Fired(TONE, d, status, trace, [t["exchange_id"] for t in trace]))
+            states.append((TONE, self._state(TONE)))
         self.mix.observe(judged.harmful, judged.category)
         states.append((MIX, self._state(MIX)))
         if self.probe is not None and self.config.probe_rate is not None and exchange.route in LIVE_ROUTES:
