@@ -242,15 +242,29 @@ class Monitor:
                 continue
             setattr(self, _ATTRIBUTE[name], signal)
 
-    def _walk(self, names: list[str], step: Callable[[Walk | None], list[Write]]) -> bool:
+    def _adopt_published(self, stored: Versioned) -> None:
+        """In a worker thread (never on the loop, which would wait for the lock): adopt, then publish metrics."""
+        with self.lock:
+            self._adopt(stored)
+            self._publish()
+
+    def _walk(self, names: list[str], step: Callable[[Walk | None], list[Write]], *, lock_step: bool = True) -> bool:
         """In a worker thread: one step of the walk shared by every replica of this store (``WriteBuffer.walk``):
-        adopt what others moved, then ``step`` (under the lock) updates the signals and returns its writes, stored
-        in the same transaction. Returns whether they were stored now."""
+        adopt what others moved, then ``step`` updates the signals and returns its writes, stored in the same
+        transaction. Returns whether they were stored now.
+
+        Writers of the signals are already one at a time (the buffer's lock); ``self.lock`` only keeps readers on the
+        event loop (status, the dashboard, ``_poll``) from a half-updated signal. ``lock_step`` holds it for the
+        whole step; the scoring worker's step takes it per exchange instead, so the loop never waits for a batch
+        (held for a batch of 256, it stalled requests for tens of milliseconds: bench/monitor_latency.py's p99)."""
 
         def locked(walk: Walk | None) -> list[Write]:
-            with self.lock:
-                if walk is not None:
+            if walk is not None:
+                with self.lock:
                     self._adopt(walk.stored)
+            if not lock_step:
+                return step(walk)
+            with self.lock:
                 return step(walk)
 
         stored, versions = self.buffer.walk(names, locked)
@@ -450,7 +464,8 @@ class Monitor:
             for exchange, judged, scored in judged_batch:
                 _yield()
                 try:
-                    states = self._observe(exchange, judged, fired)
+                    with self.lock:
+                        states = self._observe(exchange, judged, fired)
                 except Exception:  # a bug must not lose the rest of the batch: log it with the exchange
                     log.exception("twofaced monitor: scoring exchange %s failed", exchange.id)
                     continue
@@ -460,7 +475,7 @@ class Monitor:
 
         if judged_batch:
             names = [name for name in (SIGNAL, HARMFUL, TONE, MIX, PROBE) if name in self._kinds]
-            self._walk(names, observe)
+            self._walk(names, observe, lock_step=False)
         return fired
 
     def _judge_tone(self, judged: list[tuple[Exchange, Judged]]) -> list[tuple[Exchange, Judged]]:
@@ -766,9 +781,7 @@ class Monitor:
                 if incident_id > 0 and incident_id not in now_open and incident_id in self.open:
                     await self._acked(incident_id, key)
             self.open.update(now_open)
-            with self.lock:  # what other replicas sharing the store walked since
-                self._adopt(versioned)
-                self._publish()
+            await asyncio.to_thread(self._adopt_published, versioned)  # what other replicas walked since
 
 
 def _probe_signal(p0: float, shift: float, false_alarm_every: float) -> ProbeSignal:
