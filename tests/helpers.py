@@ -61,3 +61,13 @@ def make_run(directory: Path, *, af: bool = True) -> Path:
         finally:
             store.close()
     return directory
+
+
+def judge_every_item(directory: Path, judge: str, verdict: str, score: float | None, rationale: str) -> Path:
+    """Store the same ``judge`` verdict (version 1, no judge model) on every item of a finished run."""
+    store = open_store(directory, create=False)
+    try:
+        store.add_verdicts([(r.item_id, judge, "1", "", verdict, score, rationale) for r in load_records(store)])
+    finally:
+        store.close()
+    return directory

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from helpers import cli
+from helpers import cli, judge_every_item
 from monitor_helpers import chat, steady_baseline
 from twofaced.errors import ConfigError
 from twofaced.monitor import MonitorConfig, MonitorServer, build_monitor
-from twofaced.run import load_records, open_store
 from twofaced.testing import StubServer
 
 pytest.importorskip("sentence_transformers", reason="needs the 'offline' extra")
@@ -38,14 +37,8 @@ class Fixed:
 @pytest.fixture(scope="module")
 def warm_baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A baseline run whose deployment replies tone-offline judged warm (verdicts written into its store)."""
-    directory = steady_baseline(tmp_path_factory.mktemp("tone-baseline"), "comply")
-    store = open_store(directory, create=False)
-    try:
-        store.add_verdicts([(r.item_id, "tone-offline", "1", "", "complied", 0.9, "p(warm) = 0.900")
-                            for r in load_records(store)])
-    finally:
-        store.close()
-    return directory
+    return judge_every_item(steady_baseline(tmp_path_factory.mktemp("tone-baseline"), "comply"), "tone-offline",
+                            "complied", 0.9, "p(warm) = 0.900")
 
 
 def test_a_reply_turning_curt_raises_a_tone_incident(tmp_path: Path, warm_baseline: Path) -> None:

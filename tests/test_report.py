@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PAYLOAD, cli, make_run
+from helpers import PAYLOAD, cli, judge_every_item, make_run
 from twofaced import RunConfig, load_scenario, show_run
 from twofaced.errors import ConfigError, RunDirError
 from twofaced.report import _render as render
 from twofaced.report import build_report_data, write_report
 from twofaced.report._format import ci, pct, pp, pval
 from twofaced.report._notes import TONE_OFFLINE_METADATA, af_offline_metrics, af_offline_note, tone_offline_note
-from twofaced.run import load_records, open_store
+from twofaced.run import open_store
 from twofaced.run._runner import prepare
 
 
@@ -170,13 +170,8 @@ def test_the_shipped_af_offline_metadata_gives_numbers() -> None:
 
 
 def test_af_offline_verdicts_get_a_note(tmp_path: Path) -> None:
-    directory = make_run(tmp_path / "run", af=False)
-    store = open_store(directory, create=False)
-    try:
-        store.add_verdicts([(r.item_id, "af-offline", "1", "", "no", 0.1, "classifier probability 0.10")
-                            for r in load_records(store)])
-    finally:
-        store.close()
+    directory = judge_every_item(make_run(tmp_path / "run", af=False), "af-offline", "no", 0.1,
+                                 "classifier probability 0.10")
     data = build_report_data(directory)
     assert data["summary"]["af_judge"] == "af-offline"
     note = next(n["note"] for n in data["judge_notes"] if n["judge"] == "af-offline")
@@ -212,13 +207,8 @@ def test_the_shipped_tone_offline_note_quotes_the_model_files_heldout_figures() 
 
 
 def test_tone_offline_verdicts_get_a_note(tmp_path: Path) -> None:
-    directory = make_run(tmp_path / "run", af=False)
-    store = open_store(directory, create=False)
-    try:
-        store.add_verdicts([(r.item_id, "tone-offline", "1", "", "complied", 0.9, "P(warm) 0.90")
-                            for r in load_records(store)])
-    finally:
-        store.close()
+    directory = judge_every_item(make_run(tmp_path / "run", af=False), "tone-offline", "complied", 0.9,
+                                 "P(warm) 0.90")
     notes = {n["judge"]: n["note"] for n in build_report_data(directory)["judge_notes"]}
     assert notes["tone-offline"].startswith("tone-offline: held-out AUROC") and "reply length" in notes["tone-offline"]
 
