@@ -106,7 +106,13 @@ def test_an_alarm_over_two_replicas_opens_one_incident_and_an_ack_resets_once(
                 with caplog.at_level(logging.WARNING, logger="twofaced.monitor"):
                     a.run(lambda: a.monitor.ack(incident["id"]))
                     wait_for(lambda: not b.monitor.open, 10, "the other replica sees the ack")
-                resets = [r.getMessage() for r in caplog.records if "acknowledged" in r.getMessage()]
+
+                    def acks() -> list[str]:
+                        return [r.getMessage() for r in caplog.records if "acknowledged" in r.getMessage()]
+
+                    # a replica closes the incident just before it logs the ack: wait for both lines
+                    wait_for(lambda: len(acks()) >= 2, 10, "both replicas log the ack")
+                resets = acks()
                 assert sum("detector reset" in m for m in resets) == 1, resets
                 assert len(resets) == 2, resets  # each replica applies the ack once; one of them resets
                 assert store.incidents()[0]["detector_reset"] is True
