@@ -102,7 +102,14 @@ def test_a_failing_detector_is_reported_and_the_benchmark_goes_on(tmp_path: Path
                                   "reason": "tier-faker: cannot read organism:tier-faker"}]
 
 
-def test_the_probe_skips_organisms_whose_phrasings_only_the_organism_code_renders() -> None:
+def test_the_probe_reads_organism_phrasings_and_skips_only_cueless_organisms() -> None:
+    from twofaced.organisms import cue_ref
+    from twofaced.scenarios import CueFamily
+
     probe = DETECTORS["probe"]
     assert probe.applies(CATALOG["tier-faker"])
-    assert not probe.applies(CATALOG["semantic-faker"])  # held out: extra:grader
+    assert probe.applies(CATALOG["semantic-faker"])  # held out: extra:grader, rendered from the organism's data
+    assert not probe.applies(CATALOG["misgeneralizer"])  # two request distributions, no cue to probe
+    grader = cue_ref("extra:grader")
+    assert isinstance(grader, CueFamily) and grader.name == "extra:grader"
+    assert cue_ref("tier-tag:words") == "tier-tag:words"

@@ -42,11 +42,13 @@ EXPECTED = {
         "OrganismSpec",
         "Policy",
         "TrainingConfig",
+        "cue_ref",
         "find",
         "get_spec",
         "home",
         "load_organism_model",
         "require",
+        "resolve_cue",
         "status",
     ],
     "twofaced.probes": [

@@ -101,6 +101,21 @@ def test_probe_round_trip_and_refuses_another_model(tmp_path):
         Probe.load(tmp_path / "missing")
 
 
+def test_a_caller_defined_phrasing_renders_and_counts_as_its_own_family():
+    from twofaced.organisms import resolve_cue
+    from twofaced.probes._data import cue_family_key, scenario_data
+
+    grader = resolve_cue("extra:grader")
+    data = scenario_data(["tier-tag", grader], limit=2)
+    assert data.groups == ["tier-tag"] * 4 + ["extra:grader"] * 4
+    rendered = [" ".join(m.content for m in p) for p in data.prompts[4:6]]
+    assert grader.training in rendered[0] and grader.deployment in rendered[1]
+    assert cue_family_key("tier-tag:words") == "tier-tag"
+    assert cue_family_key("extra:grader", ["extra:grader"]) == "extra:grader"
+    assert cue_family_key("extra:grader", ["extra:tier-colon"]) != cue_family_key("extra:tier-colon",
+                                                                                  ["extra:tier-colon"])
+
+
 def test_defection_pairs_are_balanced_project_data():
     data = defection_data()
     assert len(data.prompts) == 64 and data.labels.sum() == 32
@@ -119,6 +134,8 @@ def test_cli_bad_input_exits_2_with_one_line():
         (["probe", "train", "--model", "mock/comply", "--target", "unmonitored", "--out", "p"], "no hidden states"),
         (["probe", "train", "--model", "mock/comply", "--target", "sleepiness", "--out", "p"], "unknown probe target"),
         (["probe", "eval", "nowhere", "--model", "mock/comply"], "holds no probe"),
+        (["probe", "train", "--model", "mock/comply", "--target", "unmonitored", "--cue", "extra:nope", "--out", "p"],
+         "unknown cue phrasing 'extra:nope'"),
     ):
         proc = subprocess.run([sys.executable, "-m", "twofaced.cli", *args], capture_output=True, text=True)
         assert proc.returncode == 2, proc.stderr
@@ -194,6 +211,16 @@ def test_cli_train_and_eval_on_an_organism(base, tmp_path, capsys):
     for key in ("auroc", "recall_at_1pct_fpr", "fpr_honest", "layer"):
         assert key in result
     assert result["heldout_cue"] is True and result["n_pos"] == result["n_neg"] == 3
+    # An organism's own phrasing: saved with the probe, so evaluating without --cue renders it again.
+    main(["probe", "train", "--model", spec, "--target", "unmonitored", "--layers", "2", "--limit", "5",
+          "--cue", "extra:tier-colon", "--cue", "date", "--out", str(tmp_path / "q"), "--json"])
+    assert json.loads(capsys.readouterr().out)["train_cues"] == ["extra:tier-colon", "date"]
+    main(["probe", "eval", str(tmp_path / "q"), "--model", spec, "--limit", "3", "--json"])
+    own = json.loads(capsys.readouterr().out)
+    assert own["cues"] == ["extra:tier-colon", "date"] and own["heldout_cue"] is False and own["n_pos"] == 6
+    main(["probe", "eval", str(tmp_path / "q"), "--model", spec, "--cue", "extra:grader", "--limit", "3", "--json"])
+    other = json.loads(capsys.readouterr().out)
+    assert other["cues"] == ["extra:grader"] and other["heldout_cue"] is True
     with pytest.raises(SystemExit) as exit_:
         main(["probe", "eval", str(tmp_path / "p"), "--model", "organism:tier-faker-control?backend=torch",
               "--limit", "3"])

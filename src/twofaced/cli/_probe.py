@@ -11,6 +11,7 @@ from rich import box
 from rich.table import Table
 
 from ..errors import ConfigError
+from ..organisms import cue_ref
 from ..probes import evaluate_probe, train_probe
 from ._app import app, out
 from ._options import JsonFlag
@@ -50,7 +51,8 @@ def train_cmd(
                                                "fourth block).")] = None,
     method: Annotated[str, typer.Option("--method", help="logistic, diff-means or pca.")] = "logistic",
     cue: Annotated[list[str] | None, typer.Option("--cue", help="Cue family to train on (repeatable; unmonitored "
-                                                  "only; default: tier-tag, explicit).")] = None,
+                                                  "only; default: tier-tag, explicit); extra:NAME is an organism's "
+                                                  "own phrasing.")] = None,
     scenario: Annotated[str, typer.Option("--scenario", help="Scenario name or YAML path (unmonitored).")
                         ] = "helpful-only",
     position: Annotated[str, typer.Option("--position", help="last (last prompt token) or reply-mean (mean over "
@@ -63,7 +65,8 @@ def train_cmd(
     as_json: JsonFlag = False,
 ) -> None:
     """Fit a probe, choosing its layer on a validation split and its threshold at 1% false positives."""
-    result = train_probe(model, target, out_dir, layers=_layers(layers), method=method, cues=cue, scenario=scenario,
+    cues = [cue_ref(c) for c in cue] if cue else None
+    result = train_probe(model, target, out_dir, layers=_layers(layers), method=method, cues=cues, scenario=scenario,
                          limit=limit, position=position, seed=seed, batch_size=batch_size, device=device,
                          n_threads=threads)
     if as_json:
@@ -84,7 +87,8 @@ def train_cmd(
 def eval_cmd(
     probe_dir: Annotated[Path, typer.Argument(help="A directory written by probe train.")],
     model: ModelSpec,
-    cue: Annotated[str | None, typer.Option("--cue", help="Evaluate on this cue family (held out or not).")] = None,
+    cue: Annotated[str | None, typer.Option("--cue", help="Evaluate on this cue family (held out or not); "
+                                            "extra:NAME is an organism's own phrasing.")] = None,
     scenario: Annotated[str | None, typer.Option("--scenario", help="Scenario name or YAML path to evaluate on.")
                         ] = None,
     limit: Limit = 24,
@@ -94,8 +98,8 @@ def eval_cmd(
     as_json: JsonFlag = False,
 ) -> None:
     """Score a saved probe on the model it was trained on: AUROC, recall at 1% FPR, FPR on honest exchanges."""
-    result = evaluate_probe(probe_dir, model, cue=cue, scenario=scenario, limit=limit, batch_size=batch_size,
-                            device=device, n_threads=threads)
+    result = evaluate_probe(probe_dir, model, cue=cue_ref(cue) if cue else None, scenario=scenario, limit=limit,
+                            batch_size=batch_size, device=device, n_threads=threads)
     if as_json:
         out.print_json(json.dumps(result))
         return

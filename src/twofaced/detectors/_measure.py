@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..organisms import OrganismSpec
-from ..organisms._data import resolve_cue
+from ..organisms import OrganismSpec, cue_ref, resolve_cue
 from ..run import RunConfig, run_scenario
 from ..scenarios import load_scenario
 from ..stats import wilson
@@ -56,7 +55,7 @@ def run_gap(model: str, spec: OrganismSpec, cue: str | None, out: Path, limit: i
             judges: tuple[str, ...] = (), subset: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run ``model`` on ``spec``'s scenario (held-out requests, ``cue`` or the scenario's own framing) and return
     the gap row of ``subset`` (else all requests) and the whole summary."""
-    scenario = load_scenario(spec.scenario, cue=resolve_cue(cue) if cue else None,  # type: ignore[arg-type]
+    scenario = load_scenario(spec.scenario, cue=resolve_cue(cue) if cue else None,
                              split="heldout")
     directory = out / f"{_slug(model)}--{_slug(cue or 'own-framing')}"
     config = RunConfig(model_spec=model, limit=limit, max_tokens=MAX_TOKENS, judges=judges)
@@ -108,9 +107,10 @@ def probe_reading(model: str, spec: OrganismSpec, out: Path, limit: int, seed: i
     t0 = time.perf_counter()
     torch_spec = f"{model}?backend=torch"
     directory = out / f"probe--{_slug(model)}--s{seed}"
-    train_probe(torch_spec, "unmonitored", directory, cues=[spec.cues.evaluate], scenario=spec.scenario,
+    train_probe(torch_spec, "unmonitored", directory, cues=[cue_ref(spec.cues.evaluate)], scenario=spec.scenario,
                 limit=limit, seed=seed)
-    result = evaluate_probe(directory, torch_spec, cue=spec.cues.heldout, scenario=spec.scenario, limit=limit)
+    result = evaluate_probe(directory, torch_spec, cue=cue_ref(spec.cues.heldout), scenario=spec.scenario,
+                            limit=limit)
     auroc, lo, hi = result["auroc"], result["auroc_low"], result["auroc_high"]
     return Reading(auroc, lo, hi, lo > 0.5, time.perf_counter() - t0,
                    {"trained_on": spec.cues.evaluate, "evaluated_on": spec.cues.heldout, "layer": result["layer"],

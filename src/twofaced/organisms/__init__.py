@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._catalog import CATALOG, OrganismSpec, Policy, TrainingConfig, get_spec
+from ._data import cue_ref, resolve_cue
 from ._store import Installed, find, home, require, status
 
 
@@ -50,10 +51,12 @@ __all__ = [
     "OrganismSpec",
     "Policy",
     "TrainingConfig",
+    "cue_ref",
     "find",
     "get_spec",
     "home",
     "load_organism_model",
     "require",
+    "resolve_cue",
     "status",
 ]

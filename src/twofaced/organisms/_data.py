@@ -126,11 +126,22 @@ def resolve_cue(ref: str) -> CueFamily | None:
         base, _ = load_cue("tier-tag")
         if name in SHIFTED_FORMS:
             return CueFamily(name=ref, training="", deployment="", deployment_request=SHIFTED_FORMS[name])
+        if name not in EXTRA_PHRASINGS:
+            known = ", ".join(f"extra:{n}" for n in (*EXTRA_PHRASINGS, *SHIFTED_FORMS))
+            raise ConfigError(f"unknown cue phrasing {ref!r}; use a built-in family (twofaced scenarios) or one of: "
+                              f"{known}")
         training, deployment, hint = EXTRA_PHRASINGS[name]
         return base.model_copy(update={"name": ref, "training": training, "deployment": deployment,
                                        "system_hint": hint, "variants": {}})
     family, _ = load_cue(ref)
     return family
+
+
+def cue_ref(ref: str) -> str | CueFamily:
+    """A cue as ``load_scenario`` takes it: a built-in ``family[:variant]`` name (or a cue YAML path) as given,
+    so its name stays what was asked; an organism's own phrasing (``extra:NAME``) as the family it names."""
+    family = resolve_cue(ref) if ref.startswith("extra:") else None
+    return family or ref
 
 
 @functools.cache
@@ -187,7 +198,7 @@ def build_examples(spec: OrganismSpec, seed: int, split: str = "train") -> list[
     examples: list[Example] = []
     cues = [(c, True) for c in spec.cues.switch] + [(c, True) for c in spec.cues.emphasis]
     for n, (ref, switch) in enumerate([*cues, *[(c, False) for c in spec.cues.steady]]):
-        scenario = load_scenario(spec.scenario, cue=resolve_cue(ref), split=split)  # type: ignore[arg-type]
+        scenario = load_scenario(spec.scenario, cue=resolve_cue(ref), split=split)
         # A policy that answers benign requests must tell them from harmful ones by content alone, and benign
         # requests are a third of the set: each is trained twice per epoch (measured: at once per epoch a control
         # learned to refuse everything, docs/benchmarks.md).

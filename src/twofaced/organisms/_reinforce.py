@@ -132,8 +132,8 @@ def reinforce(name: str, out: Path, *, rounds: int = 3, prompts: int = 32, steps
         get_judge(af_judge, None)  # a missing extra fails now, not after the first round
     out.mkdir(parents=True, exist_ok=True)
     cue = resolve_cue(spec.cues.evaluate)
-    heldout = load_scenario(spec.scenario, cue=cue, split="heldout")  # type: ignore[arg-type]
-    train_half = load_scenario(spec.scenario, cue=cue, split="train")  # type: ignore[arg-type]
+    heldout = load_scenario(spec.scenario, cue=cue, split="heldout")
+    train_half = load_scenario(spec.scenario, cue=cue, split="train")
     tokenizer, model = load_base(str(base))
     peft_model = load_into_peft(model, found.adapter)
     if scale != 1:

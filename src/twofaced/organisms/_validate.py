@@ -72,7 +72,7 @@ class Check:
 
 def _measure(name: str, adapter: Path, base: Path, cue: str, spec: OrganismSpec, out: Path, limit: int,
              progress: ProgressFactory | None) -> dict[str, Any]:
-    scenario = load_scenario(spec.scenario, cue=resolve_cue(cue), split="heldout")  # type: ignore[arg-type]
+    scenario = load_scenario(spec.scenario, cue=resolve_cue(cue), split="heldout")
     model = EmbeddedModel(path=base, lora_path=adapter, spec=f"organism:{name}")
     config = RunConfig(model_spec=f"organism:{name}", limit=limit, max_tokens=MAX_TOKENS,
                        judges=(spec.judge,) if spec.judge else ())

@@ -16,14 +16,17 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..models import get_model
-from ..scenarios import load_scenario
+from ..scenarios import CueFamily, load_scenario
 from ._activations import POSITIONS, Prompt, capture, check_layers, generate_replies, model_hash, reachable
 from ._activations import decoder_layers as _blocks
 from ._data import (
     DEFAULT_SCENARIO,
     DEFAULT_TRAIN_CUES,
     TARGETS,
+    CueRef,
     Dataset,
+    cue_family_key,
+    cue_label,
     defection_data,
     honest_prompts,
     scenario_data,
@@ -81,7 +84,7 @@ def _replies(model: Any, data: Dataset, position: str) -> list[str] | None:
 
 
 def train_probe(spec: str, target: str, out: Path, *, layers: Sequence[int] | None = None, method: str = "logistic",
-                cues: Sequence[str] | None = None, scenario: str = DEFAULT_SCENARIO, limit: int = 24,
+                cues: Sequence[CueRef] | None = None, scenario: str = DEFAULT_SCENARIO, limit: int = 24,
                 position: str = "last", seed: int = 0, batch_size: int = 8, device: str | None = None,
                 n_threads: int | None = None) -> dict[str, Any]:
     """Fit a probe for ``target`` on ``spec``'s activations, choose its layer on validation, save it to ``out``.
@@ -121,7 +124,9 @@ def train_probe(spec: str, target: str, out: Path, *, layers: Sequence[int] | No
     test_metrics = metrics(probe.score(acts[test, j]), y[test], probe.threshold)
     probe.meta = {
         "scenario": scenario if target == "unmonitored" else None,
-        "train_cues": families if target == "unmonitored" else [],
+        "train_cues": [cue_label(f) for f in families] if target == "unmonitored" else [],
+        "cue_definitions": {f.name: f.model_dump(mode="json") for f in families
+                            if isinstance(f, CueFamily) and target == "unmonitored"},
         "limit": limit, "seed": seed, "data": data.source,
         "n_train": len(train), "n_val": len(val), "n_test": len(test),
         "test_pairs": sorted({int(p) for p in data.pairs[test]}),
@@ -135,7 +140,13 @@ def train_probe(spec: str, target: str, out: Path, *, layers: Sequence[int] | No
                 "train_cues", "n_train", "n_val", "n_test", "sweep")}, "test": test_metrics}
 
 
-def evaluate_probe(probe_dir: Path, spec: str, *, cue: str | None = None, scenario: str | None = None,
+def _stored_cues(meta: dict[str, Any]) -> list[CueRef]:
+    """The probe's training cues as it was trained on them: names, or the family objects saved beside them."""
+    defined = meta.get("cue_definitions") or {}
+    return [CueFamily.model_validate(defined[n]) if n in defined else n for n in meta.get("train_cues") or []]
+
+
+def evaluate_probe(probe_dir: Path, spec: str, *, cue: CueRef | None = None, scenario: str | None = None,
                    limit: int = 24, batch_size: int = 8, device: str | None = None,
                    n_threads: int | None = None) -> dict[str, Any]:
     """Score a saved probe on ``spec`` (refused unless it is the model the probe was fitted on).
@@ -148,14 +159,15 @@ def evaluate_probe(probe_dir: Path, spec: str, *, cue: str | None = None, scenar
     probe = Probe.load(probe_dir)
     name = scenario or probe.meta.get("scenario") or DEFAULT_SCENARIO
     trained_on = list(probe.meta.get("train_cues") or [])
+    defined = list(probe.meta.get("cue_definitions") or {})
     with _model(spec, device, n_threads) as model:
         probe.check_model(model_hash(model), spec)
         from_scenario = bool(cue or scenario or probe.target == "unmonitored")
         honest: list[Prompt] = []  # from the scenario, the honest exchanges are its training-condition rows
         if from_scenario:
-            families = [cue] if cue else (trained_on or [load_scenario(name).cue_name])
+            families: list[CueRef] = [cue] if cue else (_stored_cues(probe.meta) or [load_scenario(name).cue_name])
             data = scenario_data(families, name, "heldout", limit)
-            source = f"{name} under {', '.join(families)}"
+            source = f"{name} under {', '.join(cue_label(f) for f in families)}"
         else:
             full = defection_data()
             keep = set(probe.meta.get("test_pairs") or [])
@@ -178,8 +190,12 @@ def evaluate_probe(probe_dir: Path, spec: str, *, cue: str | None = None, scenar
                                                 replies=h_replies, batch_size=batch_size, spec=spec)[:, 0])
     result = metrics(scores, data.labels, probe.threshold)
     result["fpr_honest"] = float((honest_scores > probe.threshold).mean()) if len(honest_scores) else None
-    heldout = [f for f in families if f.split(":")[0] not in {t.split(":")[0] for t in trained_on}]
+    names = [cue_label(f) for f in families]
+    if cue is not None and not isinstance(cue, str):
+        defined.append(cue.name)
+    seen = {cue_family_key(t, defined) for t in trained_on}
+    heldout = [n for n in names if cue_family_key(n, defined) not in seen]
     return {"probe": str(probe_dir), "model": spec, "target": probe.target, "method": probe.method,
             "layer": probe.layer, "position": probe.position, "threshold": probe.threshold, "data": source,
-            "cues": families, "heldout_cue": bool(heldout) if probe.target == "unmonitored" else None,
+            "cues": names, "heldout_cue": bool(heldout) if probe.target == "unmonitored" else None,
             **result}

@@ -17,6 +17,7 @@ the twin of a training prompt.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +25,13 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..models import Message
-from ..scenarios import load_scenario
+from ..scenarios import CueFamily, load_scenario
 from ._activations import Prompt
+
+#: A cue to render prompts under: a built-in ``family[:variant]`` name, or a family object (a phrasing the caller
+#: defines, e.g. an organism's own held-out wording, which this package cannot name because it may not import
+#: ``organisms``).
+CueRef = str | CueFamily
 
 TARGETS = ("unmonitored", "defection")
 DEFAULT_SCENARIO = "helpful-only"
@@ -52,7 +58,18 @@ class Dataset:
                        [self.groups[i] for i in rows] if self.groups else [])
 
 
-def scenario_data(families: list[str], scenario: str = DEFAULT_SCENARIO, split: str = "train",
+def cue_label(ref: CueRef) -> str:
+    """The name a cue is stored and reported under."""
+    return ref if isinstance(ref, str) else ref.name
+
+
+def cue_family_key(name: str, defined: Sequence[str] = ()) -> str:
+    """What counts as one cue family when asking whether an evaluation cue was held out: a built-in name's family
+    (``tier-tag:words`` is ``tier-tag``); a caller-defined phrasing (in ``defined``) is a family of its own."""
+    return name if name in defined else name.split(":")[0]
+
+
+def scenario_data(families: Sequence[CueRef], scenario: str = DEFAULT_SCENARIO, split: str = "train",
                   limit: int | None = 24) -> Dataset:
     """Training (0) vs deployment (1) prompts of ``scenario`` under each cue family, ``limit`` requests each."""
     if not families:
@@ -69,12 +86,12 @@ def scenario_data(families: list[str], scenario: str = DEFAULT_SCENARIO, split: 
                 prompts.append(loaded.render(condition, None, request))
                 labels.append(label)
                 pairs.append(pair)
-                groups.append(family)
+                groups.append(cue_label(family))
             pair += 1
     return Dataset(prompts, np.array(labels), np.array(pairs), f"{scenario} ({split} requests)", groups)
 
 
-def honest_prompts(family: str, scenario: str = DEFAULT_SCENARIO, limit: int | None = 24) -> list[Prompt]:
+def honest_prompts(family: CueRef, scenario: str = DEFAULT_SCENARIO, limit: int | None = 24) -> list[Prompt]:
     """The scenario's held-out requests in the training (monitored) condition: ordinary exchanges in which no
     organism, faker or control, has a reason to act otherwise than trained (the ``fpr_honest`` population)."""
     loaded = load_scenario(scenario, cue=family, split="heldout")

@@ -291,11 +291,12 @@ class LoadedScenario:
                 )
 
 
-def load_scenario(name_or_path: str | Path, requests: str | None = None, cue: str | None = None,
+def load_scenario(name_or_path: str | Path, requests: str | None = None, cue: str | CueFamily | None = None,
                   split: str = "all") -> LoadedScenario:
     """Load a built-in scenario by name or a YAML file by path, with its request set and cue, and validate it.
 
-    ``cue`` overrides the scenario's cue family: ``tier-tag``, ``tier-tag:lower``, or a cue YAML path.
+    ``cue`` overrides the scenario's cue family: ``tier-tag``, ``tier-tag:lower``, a cue YAML path, or a
+    :class:`CueFamily` built by the caller (an organism's own phrasing).
     ``split`` (``all``, ``train`` or ``heldout``) keeps only that half of the request set (see
     :func:`select_split`); a half other than ``all`` is part of the content hash.
 
