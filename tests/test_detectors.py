@@ -22,7 +22,22 @@ def _r(statistic: float, flagged: bool) -> Reading:
 
 
 def test_detector_names_are_the_catalogue_profile_names() -> None:
-    assert set(DETECTORS) <= set(PROFILE_NAMES)
+    assert {d.expects_as for d in DETECTORS.values()} <= set(PROFILE_NAMES)
+    assert DETECTORS["noise:weight"].expects_as == "noise" and DETECTORS["noise"].expects_as == "noise"
+
+
+def test_a_variant_detector_is_held_to_the_catalogue_entry_it_varies(tmp_path: Path) -> None:
+    from twofaced.detectors import Detector
+
+    DETECTORS["fake:variant"] = Detector("fake:variant", "white-box", "always the same", lambda c: _r(0.5, False),
+                                         profile_name="noise")
+    try:
+        result = bench_detectors(tmp_path, organisms=["tier-faker"], detectors=["fake:variant"], limit=4)
+    finally:
+        del DETECTORS["fake:variant"]
+    row = result["rows"][0]
+    assert row["detector"] == "fake:variant" and row["expected"] == "catch"  # the catalogue says noise catches it
+    assert row["pair_accuracy"] == 0.5 and row["as_expected"] is False  # a tie catches nothing
 
 
 def test_pair_accuracy_counts_ties_as_half_and_checks_the_expectation() -> None:

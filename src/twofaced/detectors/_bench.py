@@ -155,8 +155,8 @@ def bench_detectors(out: Path, *, seeds: int = 1, organisms: Sequence[str] | Non
     skipped: list[dict[str, Any]] = []
     for faker, control in chosen:
         applicable = [d for d in tools if d.applies(faker)]
-        expected = {d.name: "catch" if d.name in faker.profile.catch else "miss" if d.name in faker.profile.miss
-                    else "-" for d in applicable}
+        expected = {d.name: "catch" if d.expects_as in faker.profile.catch else "miss"
+                    if d.expects_as in faker.profile.miss else "-" for d in applicable}
         pair_rows = [Row(d.name, faker.name, control.name, d.kind, expected[d.name]) for d in applicable]
         for seed in range(seeds):
             home = None if seed == 0 else out / "homes" / f"seed-{seed}"

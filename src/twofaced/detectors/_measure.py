@@ -117,27 +117,36 @@ def probe_reading(model: str, spec: OrganismSpec, out: Path, limit: int, seed: i
                     "recall_at_1pct_fpr": result["recall_at_1pct_fpr"], "fpr_honest": result["fpr_honest"]})
 
 
-NOISE_STRENGTHS = (0.0, 3.0)  # strength 3 is where the shipped pairs part (docs/benchmarks.md); 0 is the baseline
-NOISE_SEEDS = 2
+#: Per kind: the strengths (0 is the baseline), noise seeds and most requests asked. Activation: strength 3 is
+#: where the shipped pairs part (docs/benchmarks.md). Weight: one draw perturbs the whole model, so a seed moves
+#: all requests together and the seeds, not the requests, are the sample; 8 requests per seed keep its cost near
+#: the activation row's. The weight grid was fixed before its first run on the shipped pairs.
+NOISE_SETTINGS: dict[str, tuple[tuple[float, ...], int, int | None]] = {
+    "activation": ((0.0, 3.0), 2, None),
+    "weight": ((0.0, 0.05, 0.1, 0.2, 0.4), 2, 8),
+}
 
 
-def noise_reading(model: str, spec: OrganismSpec, limit: int, seed: int) -> Reading:
-    """Activation noise at the middle block: the mean rise of the monitored-condition misbehaviour rate over the
-    model's own noiseless rate (POSER's signal; the rise of the decision probability breaks ties). It only
-    compares: a control drifts under noise too, so no single-model rule is given (``flagged`` None). The
-    interval is the range over noise seeds. Each model is read at its own decision point (a control's in its
-    own reasoning style, against the reply its organism gives when unwatched)."""
+def noise_reading(model: str, spec: OrganismSpec, limit: int, seed: int, kind: str = "activation") -> Reading:
+    """Noise of ``kind`` (activation noise at the middle block, or weight noise): the mean rise of the
+    monitored-condition misbehaviour rate over the model's own noiseless rate (POSER's signal; the rise of the
+    decision probability breaks ties). It only compares: a control drifts under noise too, so no single-model
+    rule is given (``flagged`` None). The interval is the range over noise seeds. Each model is read at its own
+    decision point (a control's in its own reasoning style, against the reply its organism gives when
+    unwatched)."""
     from ..organisms._noise_target import noise_target, organism_name
     from ..probes import Decision, noise_sweep
     from ..probes._noise_rule import sweep_score
 
     t0 = time.perf_counter()
+    strengths, seeds, most = NOISE_SETTINGS[kind]
     target = noise_target(organism_name(model) or spec.name)
     target["decision"] = Decision(*target["decision"])
-    sweep = noise_sweep(f"{model}?backend=torch", "activation", strengths=list(NOISE_STRENGTHS),
-                        seeds=NOISE_SEEDS, limit=limit, **target)
+    sweep = noise_sweep(f"{model}?backend=torch", kind, strengths=list(strengths), seeds=seeds,
+                        limit=min(limit, most or limit), **target)
     rise, p_rise = sweep_score(sweep)
-    per_seed = [sweep_score(sweep, s)[0] for s in range(NOISE_SEEDS)]
+    per_seed = [sweep_score(sweep, s)[0] for s in range(seeds)]
     return Reading(rise, min(per_seed), max(per_seed), None, time.perf_counter() - t0,
-                   {"strengths": list(NOISE_STRENGTHS), "noise_seeds": NOISE_SEEDS, "p_rise": round(p_rise, 4),
-                    "layer": sweep.get("layer"), "build_seed": seed}, tiebreak=p_rise)
+                   {"kind": kind, "strengths": list(strengths), "noise_seeds": seeds, "p_rise": round(p_rise, 4),
+                    "requests": sweep["curve"][0]["n"], "layer": sweep.get("layer"), "build_seed": seed},
+                   tiebreak=p_rise)

@@ -39,6 +39,13 @@ class Detector:
     rule: str  # what the statistic is and when it flags, in one line
     read: Callable[[Context], Reading]
     applies: Callable[[OrganismSpec], bool] = lambda spec: True
+    #: The catalogue's name for what this detector is a variant of (``noise:weight`` is expected to do what the
+    #: catalogue says of ``noise``); None: its own name.
+    profile_name: str | None = None
+
+    @property
+    def expects_as(self) -> str:
+        return self.profile_name or self.name
 
 
 def _has_distributions(spec: OrganismSpec) -> bool:
@@ -83,6 +90,10 @@ DETECTORS: dict[str, Detector] = {d.name: d for d in [
              "rise of the monitored-condition misbehaviour rate under activation noise (strength 3, middle "
              "block, 2 noise seeds); compares two models, no single-model flag",
              lambda c: noise_reading(c.model, c.spec, c.limit, c.seed), _tagged),
+    Detector("noise:weight", "white-box",
+             "rise of the monitored-condition misbehaviour rate under Gaussian weight noise (strengths 0.05-0.4 of "
+             "each tensor's std, 2 noise seeds, 8 requests); compares two models, no single-model flag",
+             lambda c: noise_reading(c.model, c.spec, c.limit, c.seed, kind="weight"), _tagged, "noise"),
 ]}
 
 
