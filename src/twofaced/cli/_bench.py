@@ -28,7 +28,7 @@ def detectors_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for the runs and probes (reused: an "
                                           "interrupted benchmark resumes).")] = Path("bench-detectors"),
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Organism builds per name: seed 0 is the installed "
-                                       "one; each further seed is built (2-10 min each on 2 cores).")] = 1,
+                                       "one; each further seed is built (5-14 min each on 2 cores).")] = 1,
     organism: Annotated[list[str] | None, typer.Option("--organism", help="Only this organism's pair "
                                                        "(repeatable; default: every pair).")] = None,
     detector: Annotated[list[str] | None, typer.Option(

@@ -8,7 +8,7 @@ detector's own rule, the catalogue's expectation (``catch`` / ``miss`` in the or
 the result agrees with it, and the seconds the detector cost.
 
 Seeds: seed 0 is the organism as installed (shipped or built). Seed k > 0 is a build from the catalogue with
-``seed=k`` in a separate data home (``OUT/homes/seed-k``), made when missing: one build takes 2-10 minutes on 2
+``seed=k`` in a separate data home (``OUT/homes/seed-k``), made when missing: one build takes 5-14 minutes on 2
 cores, so several seeds of every organism are an hours-long job; the default is one seed.
 
 What it does not show: with one seed, ``pair_accuracy`` is 0, 0.5 or 1 and its interval is wide; the readings'
@@ -104,7 +104,7 @@ def _ensure(name: str, seed: int, say: Say) -> bool:
         return True
     if seed == 0:
         return False
-    say(f"building {name} with seed {seed} (2-10 minutes on 2 cores)")
+    say(f"building {name} with seed {seed} (5-14 minutes on 2 cores)")
     try:
         build(name, config=with_overrides(name, seed=seed))
     except BuildFailed as exc:
